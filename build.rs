@@ -1,0 +1,33 @@
+//! Turns the target into the short cfgs the crate is written against, so the
+//! code says `#[cfg(fuzzshm_memfd)]` instead of repeating an `any(...)` list
+//! of operating systems at every use. Each cfg names a kernel facility and
+//! the targets where rustix exposes it:
+//!
+//! - `fuzzshm_memfd`: `memfd_create` and `F_ADD_SEALS` (Linux, Android, FreeBSD);
+//! - `fuzzshm_mremap`: `mremap(MREMAP_MAYMOVE)`, to grow a mapping in place (Linux);
+//! - `fuzzshm_getrandom`: `getrandom`, for unpredictable temp-file names
+//!   (Linux, Android).
+//!
+//! Every cfg is declared with `cargo::rustc-check-cfg`, so a misspelt one is a
+//! compile-time warning (an error under `-D warnings`) rather than code that
+//! silently never builds.
+
+use std::env;
+
+/// A cfg and the operating systems (`CARGO_CFG_TARGET_OS`) that have it.
+const FACILITIES: &[(&str, &[&str])] = &[
+    ("fuzzshm_memfd", &["linux", "android", "freebsd"]),
+    ("fuzzshm_mremap", &["linux"]),
+    ("fuzzshm_getrandom", &["linux", "android"]),
+];
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    for (cfg, systems) in FACILITIES {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if systems.contains(&target_os.as_str()) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+}

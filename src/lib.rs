@@ -1,0 +1,124 @@
+//! Shared memory for fuzz coordinators and their workers, byte-compatible
+//! with Go's native fuzzer (`internal/fuzz`), on raw syscalls through rustix.
+//!
+//! A coordinator gives each worker process one region: a fixed [`Header`]
+//! (`count`, `valueLen`, `randState`, `randInc`, `rawInMem`) followed by the
+//! input bytes. The worker runs the input, bumps `count`, keeps its PRNG in
+//! the header, and if it dies with `rawInMem` set, the input that killed it
+//! is still there for the coordinator to read.
+//!
+//! ```
+//! use fuzzshm::SharedMem;
+//! # fn main() -> Result<(), fuzzshm::Error> {
+//! let mut mem = SharedMem::temp_file(1 << 20)?; // 1 MiB of value capacity
+//! mem.set_value(b"an input")?;
+//! mem.header().set_raw_in_mem(true);
+//!
+//! // ... the worker, which maps the same file, runs it:
+//! assert_eq!(mem.value()?, b"an input");
+//! mem.header().count().fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+//!
+//! mem.close()?; // munmap, close, and remove the file
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! | feature    | default | what it adds |
+//! |------------|---------|--------------|
+//! | `std`      | yes     | [`SharedMem::temp_file`], [`set_worker_comm`], [`CoordinatorComm`], `std::error::Error` |
+//! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
+//! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
+//!
+//! Without features the crate is `no_std`, allocates nothing, and still
+//! creates ([`SharedMem::create_in`], `SharedMem::memfd`), maps, resizes and
+//! reads regions, and takes a worker's descriptors ([`WorkerComm`]).
+//!
+//! # Go parity
+//!
+//! | Go (`internal/fuzz`)           | fuzzshm |
+//! |--------------------------------|---------|
+//! | `sharedMemSize(n)`             | [`region_size`] |
+//! | `sharedMemTempFile(n)`         | [`SharedMem::temp_file`], [`SharedMem::create_in`] |
+//! | `sharedMemMapFile(f, size, rm)`| [`SharedMem::map_file`] |
+//! | `getWorkerComm`                | [`SharedMem::from_fd`], [`WorkerComm::from_inherited`] |
+//! | `header()`                     | [`Region::header`] |
+//! | `valueRef()`                   | [`Region::value`], [`SharedMem::value_mut`] |
+//! | `valueCopy()`                  | [`Region::value_copy`] |
+//! | `setValue(b)`                  | [`SharedMem::set_value`] (an error, not a panic, when too big) |
+//! | `setValueLen(n)`               | [`SharedMem::set_value_len`] |
+//! | `Close()`                      | [`SharedMem::close`], and `Drop` |
+//! | `setWorkerComm`                | [`set_worker_comm`], [`CoordinatorComm::attach`] |
+//! | Windows `CreateFileMapping`    | not planned: rustix has no Windows mapping |
+//!
+//! # Safety model
+//!
+//! A region is memory that another process maps too, and that process is
+//! not bound by Rust's rules. fuzzshm assumes exactly this of a peer:
+//!
+//! 1. **It may write any byte of the header, at any time.** Every header
+//!    field is an atomic, so a `&Header` never claims the bytes are frozen
+//!    and a racing write is an atomic race, not UB. `valueLen` is never
+//!    trusted: [`Region::value`] checks it against the region's own length,
+//!    fixed when it was mapped, and a negative or too-large value is
+//!    [`Error::CorruptValueLen`], never a panic or an out-of-bounds read.
+//!    Any `rawInMem` byte other than 0 reads as `true`.
+//! 2. **It writes the value bytes only on its turn.** Go's protocol hands
+//!    the region back and forth by pipe messages, and only the side whose
+//!    turn it is touches the value. A `&[u8]` from [`Region::value`] or a
+//!    `&mut [u8]` from [`SharedMem::value_mut`] is valid on that basis, as a
+//!    `&[u8]` over a file is in memmap2. A peer that breaks the protocol can
+//!    make those bytes change under us: the data is then garbage, but every
+//!    access still stays inside the mapping, because no bound is read from
+//!    shared memory.
+//! 3. **It may resize the file.** It may grow it: we keep our mapping until
+//!    [`SharedMem::remap`]. Shrinking a file under a mapping makes touching
+//!    the lost pages raise `SIGBUS`, which no library can prevent for plain
+//!    files; `SharedMem::memfd` regions are sealed with `F_SEAL_SHRINK`, so
+//!    there the kernel refuses it. [`SharedMem::resize`] itself never
+//!    shrinks.
+//!
+//! Within this process the usual rules hold: writes need `&mut SharedMem`,
+//! so no reference into the value is alive while it is written;
+//! [`SharedMem`] derefs only to `&Region`, so no safe code can swap a
+//! mapping away from the descriptor it belongs to. Every descriptor fuzzshm
+//! opens is close-on-exec: a child gets a region only through
+//! [`set_worker_comm`].
+//!
+//! Writes are crash-consistent: [`SharedMem::set_value`] withdraws the old
+//! length, copies the bytes, then publishes the new length with release
+//! ordering ([`Header::value_len`] loads it with acquire), so a writer
+//! killed at any instant never leaves a length covering bytes it did not
+//! write in that round.
+//!
+//! # Platforms
+//!
+//! Linux, Android and FreeBSD have `SharedMem::memfd`; Linux resizes with
+//! `mremap`. Other Unix systems (macOS, the BSDs) use temp files and
+//! map-then-unmap resizing. Windows is not supported.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod error;
+mod header;
+mod region;
+mod shared_mem;
+mod sys;
+mod worker_comm;
+
+pub use error::{Errno, Error, Result};
+pub use header::{offsets, region_size, Header, HEADER_SIZE};
+pub use region::Region;
+pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+pub use shared_mem::SharedMem;
+pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
+#[cfg(feature = "std")]
+pub use worker_comm::{set_worker_comm, CoordinatorComm};

@@ -1,0 +1,265 @@
+//! [`Region`]: the pure view of `header ++ value bytes` over memory someone
+//! else mapped. No system calls here: this is the part that runs under Miri
+//! and the fuzzer with a heap buffer standing in for the mapping.
+
+use core::ptr::NonNull;
+use core::slice;
+use core::sync::atomic::{compiler_fence, Ordering};
+
+use crate::error::{Error, Result};
+use crate::header::{Header, HEADER_SIZE};
+
+/// A region: the [`Header`] followed by `capacity()` value bytes.
+///
+/// It borrows memory it does not own; [`SharedMem`](crate::SharedMem) is the
+/// owner that maps and unmaps it and hands out `&Region` through `Deref`.
+/// Every bound a `Region` uses comes from its own length, fixed when it was
+/// made, and never from bytes in the memory, which a peer may overwrite:
+/// `valueLen` is only ever checked against that length, never trusted.
+pub struct Region {
+    base: NonNull<Header>,
+    len: usize,
+}
+
+// SAFETY: a `Region` is a pointer and a length with no thread affinity. Its
+// `&self` methods touch the header only through atomics and read value bytes
+// only through shared slices, which is what `Sync` needs; writes need
+// `&mut self`, so two threads never write through the same `Region` at once.
+unsafe impl Send for Region {}
+// SAFETY: see `Send` above.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Views `len` bytes at `base` as a region (header, then value bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooSmall`] if `len` cannot hold the header,
+    /// [`Error::TooLarge`] if it exceeds `isize::MAX` (no slice may), and
+    /// [`Error::Misaligned`] if `base` is not aligned for [`Header`].
+    ///
+    /// # Safety
+    ///
+    /// - `base` must be valid for reads and writes of `len` bytes, and stay
+    ///   so for as long as the returned `Region` (or anything borrowed from
+    ///   it) is used.
+    /// - Within this process, nothing may access those bytes other than
+    ///   through this `Region` while it is in use. Other processes may; what
+    ///   they may do is the crate's "Safety model".
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fuzzshm::{region_size, Region};
+    /// # fn main() -> Result<(), fuzzshm::Error> {
+    /// // u64 words give the 8-byte alignment the header needs.
+    /// let mut words = vec![0u64; region_size(64).unwrap().div_ceil(8)];
+    /// let base = core::ptr::NonNull::new(words.as_mut_ptr().cast::<u8>()).unwrap();
+    /// // SAFETY: `words` outlives `region` and is reached only through it.
+    /// let mut region = unsafe { Region::from_raw_parts(base, words.len() * 8)? };
+    /// region.set_value(b"seed")?;
+    /// assert_eq!(region.value()?, b"seed");
+    /// # Ok(()) }
+    /// ```
+    pub unsafe fn from_raw_parts(base: NonNull<u8>, len: usize) -> Result<Region> {
+        let align = core::mem::align_of::<Header>();
+        if base.as_ptr() as usize % align != 0 {
+            return Err(Error::Misaligned {
+                addr: base.as_ptr() as usize,
+                align,
+            });
+        }
+        if len < HEADER_SIZE {
+            return Err(Error::TooSmall {
+                size: len as u64,
+                needed: HEADER_SIZE as u64,
+            });
+        }
+        if len > isize::MAX as usize {
+            return Err(Error::TooLarge { size: len as u64 });
+        }
+        // SAFETY: the checks above are `new_unchecked`'s preconditions; the
+        // rest is our caller's contract.
+        Ok(unsafe { Region::new_unchecked(base, len) })
+    }
+
+    /// [`from_raw_parts`](Self::from_raw_parts) without the checks.
+    ///
+    /// # Safety
+    ///
+    /// As for `from_raw_parts`, and: `base` is aligned for [`Header`] and
+    /// `HEADER_SIZE <= len <= isize::MAX`.
+    pub(crate) unsafe fn new_unchecked(base: NonNull<u8>, len: usize) -> Region {
+        Region {
+            base: base.cast(),
+            len,
+        }
+    }
+
+    /// `header()`—The header at the start of the region.
+    #[inline]
+    pub fn header(&self) -> &Header {
+        // SAFETY: `base` is aligned for `Header` and `len >= HEADER_SIZE`
+        // (checked in `from_raw_parts`), so the header is in bounds. Every
+        // field is an atomic (or made of atomics), so this shared reference
+        // stays valid while other processes write the same bytes.
+        unsafe { self.base.as_ref() }
+    }
+
+    /// The value capacity: the region's length less the header.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.len - HEADER_SIZE
+    }
+
+    /// The whole region's length in bytes, header included.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always `false`: a region holds at least its header.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The first byte of the region (the header).
+    #[inline]
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.base.as_ptr().cast()
+    }
+
+    pub(crate) fn base(&self) -> NonNull<u8> {
+        self.base.cast()
+    }
+
+    fn value_ptr(&self) -> *mut u8 {
+        // SAFETY: `len >= HEADER_SIZE`, so the value area starts in bounds
+        // (or one past the end, for a capacity of zero).
+        unsafe { self.as_ptr().add(HEADER_SIZE) }
+    }
+
+    /// The stored `valueLen`, if it is a length this region can hold.
+    fn checked_value_len(&self) -> Result<usize> {
+        let value_len = self.header().value_len();
+        let capacity = self.capacity();
+        match usize::try_from(value_len) {
+            Ok(len) if len <= capacity => Ok(len),
+            _ => Err(Error::CorruptValueLen {
+                value_len,
+                capacity,
+            }),
+        }
+    }
+
+    /// `valueRef()`—The value: the first `valueLen` bytes after the header.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CorruptValueLen`] if the header's `valueLen` is negative or
+    /// larger than the capacity (Go would panic; C would read past the end).
+    #[inline]
+    pub fn value(&self) -> Result<&[u8]> {
+        let len = self.checked_value_len()?;
+        // SAFETY: `len <= capacity`, so the bytes lie inside the region,
+        // which is valid for reads; no `&mut` into it exists while `&self`
+        // is borrowed.
+        Ok(unsafe { slice::from_raw_parts(self.value_ptr(), len) })
+    }
+
+    /// `valueRef()`, writable—The value, to mutate in place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CorruptValueLen`], as for [`value`](Self::value).
+    #[inline]
+    pub fn value_mut(&mut self) -> Result<&mut [u8]> {
+        let len = self.checked_value_len()?;
+        // SAFETY: in bounds as in `value`; `&mut self` makes this the only
+        // reference into the region within this process.
+        Ok(unsafe { slice::from_raw_parts_mut(self.value_ptr(), len) })
+    }
+
+    /// The whole value area, `capacity()` bytes, whatever `valueLen` says:
+    /// where a mutator grows an input in place (Go's `valueRef()[:cap]`)
+    /// before [`set_value_len`](Self::set_value_len) publishes its length.
+    #[inline]
+    pub fn value_buffer_mut(&mut self) -> &mut [u8] {
+        // SAFETY: exactly the value area; valid and exclusive as in `value_mut`.
+        unsafe { slice::from_raw_parts_mut(self.value_ptr(), self.capacity()) }
+    }
+
+    /// `setValue(b)`—Copies `bytes` in as the value.
+    ///
+    /// Crash-consistent: the old length is withdrawn first, the bytes are
+    /// copied, and the new length is published last with release ordering.
+    /// A writer killed at any instant leaves a `valueLen` that covers only
+    /// bytes written in the same round (zero, or all of `bytes`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ValueTooLarge`] if `bytes` is longer than the capacity
+    /// (Go's `setValue` panics); the region is then left unchanged.
+    #[inline]
+    pub fn set_value(&mut self, bytes: &[u8]) -> Result<()> {
+        let capacity = self.capacity();
+        if bytes.len() > capacity {
+            return Err(Error::ValueTooLarge {
+                len: bytes.len(),
+                capacity,
+            });
+        }
+        self.header().publish_value_len(0);
+        // A process killed by a signal stops at an instruction boundary with
+        // every earlier store in memory, so for crash consistency only the
+        // compiler's order matters: keep the copy after the withdrawal.
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: `bytes.len() <= capacity`, so the destination lies in the
+        // value area, valid for writes and exclusive through `&mut self`.
+        // `bytes` cannot overlap it: any borrow of the region's bytes would
+        // conflict with `&mut self`.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.value_ptr(), bytes.len()) };
+        // `bytes.len() <= capacity <= isize::MAX` (from `from_raw_parts`).
+        self.header().publish_value_len(bytes.len() as isize);
+        Ok(())
+    }
+
+    /// `setValueLen(n)`—Publishes `len` as the value length, after the bytes
+    /// were written in place through [`value_buffer_mut`](Self::value_buffer_mut).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ValueTooLarge`] if `len` exceeds the capacity (Go panics).
+    #[inline]
+    pub fn set_value_len(&mut self, len: usize) -> Result<()> {
+        let capacity = self.capacity();
+        if len > capacity {
+            return Err(Error::ValueTooLarge { len, capacity });
+        }
+        // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
+        self.header().publish_value_len(len as isize);
+        Ok(())
+    }
+
+    /// `valueCopy()`—A copy of the value, which stays valid after the region
+    /// is handed back to the peer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CorruptValueLen`], as for [`value`](Self::value).
+    #[cfg(feature = "alloc")]
+    pub fn value_copy(&self) -> Result<alloc::vec::Vec<u8>> {
+        self.value().map(<[u8]>::to_vec)
+    }
+}
+
+impl core::fmt::Debug for Region {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Region")
+            .field("base", &self.base)
+            .field("len", &self.len)
+            .field("header", self.header())
+            .finish()
+    }
+}
