@@ -119,6 +119,11 @@ pub use header::{offsets, region_size, Header, HEADER_SIZE};
 pub use region::Region;
 pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 pub use shared_mem::SharedMem;
-pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 #[cfg(feature = "std")]
 pub use worker_comm::{set_worker_comm, CoordinatorComm};
+pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
+
+/// The README's examples, run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
