@@ -115,10 +115,16 @@ impl fmt::Display for Error {
         match *self {
             Error::Os { call, errno } => write!(f, "{call} failed: {errno}"),
             Error::SizeOverflow { capacity } => {
-                write!(f, "a region of capacity {capacity} does not fit in the address space")
+                write!(
+                    f,
+                    "a region of capacity {capacity} does not fit in the address space"
+                )
             }
             Error::ValueTooLarge { len, capacity } => {
-                write!(f, "value of {len} bytes exceeds the capacity of {capacity} bytes")
+                write!(
+                    f,
+                    "value of {len} bytes exceeds the capacity of {capacity} bytes"
+                )
             }
             Error::CorruptValueLen {
                 value_len,
@@ -150,7 +156,9 @@ impl fmt::Display for Error {
             Error::NameCollision { attempts } => {
                 write!(f, "no free fuzz-* name after {attempts} attempts")
             }
-            Error::AlreadyTaken => f.write_str("the worker's inherited descriptors were already taken"),
+            Error::AlreadyTaken => {
+                f.write_str("the worker's inherited descriptors were already taken")
+            }
         }
     }
 }

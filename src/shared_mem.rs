@@ -327,7 +327,8 @@ impl SharedMem {
     fn remap_to(&mut self, size: usize) -> Result<()> {
         // SAFETY: `region` is our live mapping of `fd`; `&mut self` means no
         // reference into it exists, and on success it is replaced at once.
-        let base = unsafe { sys::remap(self.fd.as_fd(), self.region.base(), self.region.len(), size) }?;
+        let base =
+            unsafe { sys::remap(self.fd.as_fd(), self.region.base(), self.region.len(), size) }?;
         self.region = Self::mapped_region(base, size);
         Ok(())
     }
