@@ -45,8 +45,15 @@ fn go_binary(goarch: Option<&str>) -> Option<PathBuf> {
 
 /// Runs the Go program and parses its `name value` lines.
 fn run_go(binary: &PathBuf, args: &[&str]) -> HashMap<String, String> {
-    let output = Command::new(binary).args(args).output().expect("run the Go program");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(binary)
+        .args(args)
+        .output()
+        .expect("run the Go program");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout)
         .expect("utf-8")
         .lines()
@@ -76,7 +83,9 @@ fn go_lays_out_the_header_as_the_crate_does() {
 /// Linux kernels execute.
 #[test]
 fn go_on_386_matches_the_pinned_32_bit_layout() {
-    let Some(go) = go_binary(Some("386")) else { return };
+    let Some(go) = go_binary(Some("386")) else {
+        return;
+    };
     let layout = run_go(&go, &["layout"]);
     let expected = [
         ("count", 0),

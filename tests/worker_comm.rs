@@ -26,7 +26,10 @@ fn child_main() {
 /// A worker as Go runs one: wait for a call, run the input, answer.
 fn worker() {
     let mut comm = WorkerComm::from_inherited().expect("fds 3, 4, 5");
-    assert!(matches!(WorkerComm::from_inherited(), Err(Error::AlreadyTaken)));
+    assert!(matches!(
+        WorkerComm::from_inherited(),
+        Err(Error::AlreadyTaken)
+    ));
     let mut call = [0u8; 1];
     File::from(comm.fuzz_in.try_clone().unwrap())
         .read_exact(&mut call)
@@ -61,7 +64,9 @@ fn exchange(mem: SharedMem) {
     let mut from_worker = File::from(comm.fuzz_out.try_clone().unwrap());
     to_worker.write_all(&[7]).unwrap();
     let mut answer = [0u8; 1];
-    from_worker.read_exact(&mut answer).expect("the worker's answer");
+    from_worker
+        .read_exact(&mut answer)
+        .expect("the worker's answer");
     assert!(child.wait().unwrap().success());
 
     assert_eq!(answer, [7]);
@@ -109,7 +114,15 @@ fn expect_only_worker_fds() {
         .collect();
     let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     for fd in open.into_iter().filter(|&fd| fd > 2) {
         let Ok(meta) = std::fs::metadata(format!("/proc/self/fd/{fd}")) else {
@@ -119,7 +132,10 @@ fn expect_only_worker_fds() {
         if fd == 5 {
             assert_eq!(inode, forbidden[0], "fd 5 is the region");
         } else {
-            assert!(!forbidden.contains(&inode), "fd {fd} leaked into the worker");
+            assert!(
+                !forbidden.contains(&inode),
+                "fd {fd} leaked into the worker"
+            );
         }
     }
     let comm = WorkerComm::from_inherited().expect("fds 3, 4, 5");
@@ -131,10 +147,16 @@ fn the_worker_inherits_only_fds_3_4_5() {
     let mut mem = SharedMem::temp_file(64).unwrap();
     mem.set_value(b"only these").unwrap();
     // More regions open in the parent must not leak into the child.
-    let others = [SharedMem::temp_file(64).unwrap(), SharedMem::temp_file(64).unwrap()];
+    let others = [
+        SharedMem::temp_file(64).unwrap(),
+        SharedMem::temp_file(64).unwrap(),
+    ];
     let tmp = std::fs::File::open(std::env::temp_dir()).unwrap();
     let mut cmd = common::child("no-extra-fds");
-    cmd.env("FUZZSHM_TEST_INODES", inodes(&[&mem, &others[0], &others[1], &tmp]));
+    cmd.env(
+        "FUZZSHM_TEST_INODES",
+        inodes(&[&mem, &others[0], &others[1], &tmp]),
+    );
     let comm = CoordinatorComm::attach(&mut cmd, mem).unwrap();
     let status = cmd.status().unwrap();
     drop(comm);

@@ -1,0 +1,442 @@
+//! A real multi-process fuzz loop on fuzzshm, laid out as Go's fuzzer does it.
+//!
+//! The coordinator spawns worker processes (this program, re-executed with
+//! `--worker`) and hands each its own region on fd 5 and two pipes on fds 3
+//! and 4. For each batch it writes a seed into the region and sends the
+//! batch size; the worker mutates the input in place in shared memory, its
+//! PRNG kept in `randState`/`randInc`, counts executions in `count`, and
+//! runs a toy target with a planted crash, with `rawInMem` set. When a
+//! worker dies, the coordinator recovers the input that killed it from the
+//! region, writes it to a file, reports it, and starts a new worker on the
+//! same region. At the end it replays one recovered crash in a fresh process
+//! to prove the file really crashes the target.
+//!
+//! ```text
+//! cargo run --release --example fuzz_loop -- [--workers N] [--seconds S]
+//!     [--max-crashes K] [--out DIR] [--temp-file]
+//! cargo run --release --example fuzz_loop -- --replay FILE
+//! ```
+
+use std::error::Error;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use fuzzshm::{CoordinatorComm, SharedMem, WorkerComm};
+
+type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+
+/// Room for inputs to grow; mutations never go past it.
+const MAX_INPUT: usize = 64;
+/// Executions per batch: one pipe round trip per this many runs.
+const BATCH: u32 = 20_000;
+/// The corpus the coordinator cycles through (no coverage feedback here).
+const SEEDS: &[&[u8]] = &[b"hello, fuzzer", b"shared memory!", b"0123456789abcdef"];
+/// Tokens the mutator splices in, as a fuzzing dictionary would.
+const TOKENS: &[&[u8]] = &[b"FUZZ", b"SHM!", b"BOOM", b"\xff\xff", b"\0\0\0\0"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--worker") => worker(),
+        Some("--run-target") => {
+            let input = std::fs::read(args.get(1).ok_or("--run-target FILE")?)?;
+            target(&input);
+            Ok(())
+        }
+        Some("--replay") => {
+            let path = PathBuf::from(args.get(1).ok_or("--replay FILE")?);
+            let status = replay(&path)?;
+            println!("{}: {}", path.display(), describe(status));
+            std::process::exit(if status.signal().is_some() { 0 } else { 1 });
+        }
+        _ => coordinator(Options::parse(&args)?),
+    }
+}
+
+/// The toy target: a parser with a planted bug three tokens and a byte deep.
+fn target(input: &[u8]) {
+    // Stand-in for real parsing work, so the exec rate is not absurd.
+    std::hint::black_box(fnv1a(std::hint::black_box(input)));
+    if input.len() >= 13
+        && &input[0..4] == b"FUZZ"
+        && &input[4..8] == b"SHM!"
+        && &input[8..12] == b"BOOM"
+        && input[12] == b'*'
+    {
+        // The planted crash: a real process death, as a memory-safety bug
+        // caught by a sanitizer would be.
+        std::process::abort();
+    }
+}
+
+// --- the worker -----------------------------------------------------------
+
+/// Go's `workerServer`: serve batches until the coordinator closes fd 3.
+fn worker() -> Result<()> {
+    let WorkerComm {
+        fuzz_in,
+        fuzz_out,
+        mut mem,
+    } = WorkerComm::from_inherited()?;
+    let mut calls = File::from(fuzz_in);
+    let mut answers = File::from(fuzz_out);
+    let mut batch = [0u8; 4];
+    while read_or_eof(&mut calls, &mut batch)? {
+        let mut rng = Pcg32::resume(mem.header().rand_state(), mem.header().rand_inc());
+        mem.header().set_raw_in_mem(true);
+        for _ in 0..u32::from_le_bytes(batch) {
+            let len = mem.value()?.len();
+            let new_len = mutate(mem.value_buffer_mut(), len, &mut rng);
+            mem.set_value_len(new_len)?;
+            mem.header().set_rand_state(rng.state);
+            mem.header().count().fetch_add(1, Ordering::Relaxed);
+            target(mem.value()?);
+        }
+        mem.header().set_raw_in_mem(false);
+        answers.write_all(&[1])?;
+    }
+    Ok(())
+}
+
+/// Reads exactly `buf.len()` bytes; `false` at a clean end of stream.
+fn read_or_eof(pipe: &mut File, buf: &mut [u8]) -> Result<bool> {
+    match pipe.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One in-place mutation of `buf[..len]`; returns the new length.
+fn mutate(buf: &mut [u8], len: usize, rng: &mut Pcg32) -> usize {
+    let room = buf.len().min(MAX_INPUT);
+    let mut len = len.min(room);
+    let at = |rng: &mut Pcg32, n: usize| rng.below(n.max(1));
+    match rng.below(6) {
+        0 if len > 0 => {
+            let i = at(rng, len);
+            buf[i] ^= 1 << rng.below(8);
+        }
+        1 if len > 0 => {
+            let i = at(rng, len);
+            buf[i] = rng.next() as u8;
+        }
+        2 if len < room => {
+            let i = at(rng, len + 1);
+            buf.copy_within(i..len, i + 1);
+            buf[i] = rng.next() as u8;
+            len += 1;
+        }
+        3 if len > 1 => {
+            let i = at(rng, len);
+            buf.copy_within(i + 1..len, i);
+            len -= 1;
+        }
+        _ => {
+            // Overwrite with a dictionary token at a 4-byte boundary.
+            let token = TOKENS[rng.below(TOKENS.len())];
+            let i = 4 * at(rng, room / 4);
+            let end = (i + token.len()).min(room);
+            buf[i..end].copy_from_slice(&token[..end - i]);
+            if i > len {
+                buf[len..i].fill(b' ');
+            }
+            len = len.max(end);
+        }
+    }
+    len
+}
+
+/// PCG-XSH-RR 32: the PRNG whose state and increment live in the header,
+/// so a coordinator could restore a worker's stream exactly.
+struct Pcg32 {
+    state: u64,
+    inc: u64,
+}
+
+impl Pcg32 {
+    fn resume(state: u64, inc: u64) -> Pcg32 {
+        Pcg32 {
+            state,
+            inc: inc | 1,
+        }
+    }
+
+    fn next(&mut self) -> u32 {
+        let old = self.state;
+        self.state = old
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(self.inc);
+        let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
+        xorshifted.rotate_right((old >> 59) as u32)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        ((u64::from(self.next()) * n as u64) >> 32) as usize
+    }
+}
+
+// --- the coordinator ------------------------------------------------------
+
+struct Options {
+    workers: usize,
+    seconds: u64,
+    max_crashes: usize,
+    out: PathBuf,
+    temp_file: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options> {
+        let mut options = Options {
+            workers: thread::available_parallelism().map_or(2, |n| n.get()),
+            seconds: 10,
+            max_crashes: 5,
+            out: PathBuf::from("target/fuzz_loop"),
+            temp_file: false,
+        };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--workers" => options.workers = value()?.parse()?,
+                "--seconds" => options.seconds = value()?.parse()?,
+                "--max-crashes" => options.max_crashes = value()?.parse()?,
+                "--out" => options.out = PathBuf::from(value()?),
+                "--temp-file" => options.temp_file = true,
+                other => return Err(format!("unknown argument {other}").into()),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// A region for one worker: a sealed memfd where the platform has one.
+fn new_region(options: &Options) -> Result<(SharedMem, &'static str)> {
+    #[cfg(fuzzshm_memfd)]
+    if !options.temp_file {
+        return Ok((SharedMem::memfd(MAX_INPUT)?, "memfd (sealed)"));
+    }
+    let _ = options;
+    Ok((SharedMem::temp_file(MAX_INPUT)?, "temp file"))
+}
+
+/// What the worker threads share with the main thread.
+struct Shared {
+    stop: AtomicBool,
+    execs: Vec<AtomicU64>,
+    crashes: Mutex<Vec<PathBuf>>,
+    max_crashes: usize,
+}
+
+fn coordinator(options: Options) -> Result<()> {
+    std::fs::create_dir_all(&options.out)?;
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        execs: (0..options.workers).map(|_| AtomicU64::new(0)).collect(),
+        crashes: Mutex::new(Vec::new()),
+        max_crashes: options.max_crashes,
+    });
+    let mut threads = Vec::new();
+    for id in 0..options.workers {
+        let (mem, backing) = new_region(&options)?;
+        if id == 0 {
+            println!(
+                "fuzz_loop: {} workers, {backing} regions of {} bytes, {} s, stop after {} crashes, crashes in {}",
+                options.workers,
+                mem.len(),
+                options.seconds,
+                options.max_crashes,
+                options.out.display()
+            );
+        }
+        let shared = Arc::clone(&shared);
+        let out = options.out.clone();
+        threads.push(thread::spawn(move || drive(id, mem, &shared, &out)));
+    }
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(options.seconds);
+    let mut last = (started, 0u64);
+    while Instant::now() < deadline && !shared.stop.load(Ordering::Relaxed) {
+        thread::sleep(Duration::from_millis(100));
+        if last.0.elapsed() >= Duration::from_secs(1) {
+            let total = report_progress(&shared, started, last);
+            last = (Instant::now(), total);
+        }
+    }
+    shared.stop.store(true, Ordering::Relaxed);
+    for handle in threads {
+        handle
+            .join()
+            .map_err(|_| "a coordinator thread panicked")??;
+    }
+    summarize(&shared, started.elapsed())
+}
+
+fn report_progress(shared: &Shared, started: Instant, (at, before): (Instant, u64)) -> u64 {
+    let per_worker: Vec<u64> = shared
+        .execs
+        .iter()
+        .map(|e| e.load(Ordering::Relaxed))
+        .collect();
+    let total: u64 = per_worker.iter().sum();
+    let rate = (total - before) as f64 / at.elapsed().as_secs_f64();
+    let crashes = shared.crashes.lock().map_or(0, |c| c.len());
+    println!(
+        "[{:>4.1}s] execs {total:>12}  {:>8.2} M exec/s  crashes {crashes}  per worker {per_worker:?}",
+        started.elapsed().as_secs_f64(),
+        rate / 1e6,
+    );
+    total
+}
+
+/// One coordinator thread: keep worker `id` busy until told to stop,
+/// recovering crashes and restarting the worker after each.
+fn drive(id: usize, mut mem: SharedMem, shared: &Shared, out: &Path) -> Result<()> {
+    let seed = 0x853c_49e6_748f_ea9b_u64 ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mem.header().set_rand_state(seed);
+    mem.header().set_rand_inc(((id as u64) << 1) | 1);
+    let mut round = id;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("--worker");
+        let comm = CoordinatorComm::attach(&mut cmd, mem)?;
+        let child = cmd.spawn()?;
+        drop(cmd); // our copies of the worker's pipe ends must close
+        let died;
+        (mem, died) = serve(id, comm, child, shared, &mut round)?;
+        if let Some(status) = died {
+            recover_crash(id, &mem, status, shared, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends batches to one worker process until the stop flag or its death.
+/// Returns the region, and the worker's exit status if it died.
+fn serve(
+    id: usize,
+    comm: CoordinatorComm,
+    mut child: Child,
+    shared: &Shared,
+    round: &mut usize,
+) -> Result<(SharedMem, Option<ExitStatus>)> {
+    let CoordinatorComm {
+        fuzz_in,
+        fuzz_out,
+        mut mem,
+    } = comm;
+    let mut calls = File::from(fuzz_in);
+    let mut answers = File::from(fuzz_out);
+    let mut answer = [0u8; 1];
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            drop(calls); // EOF on its fd 3: the worker returns and exits
+            child.wait()?;
+            return Ok((mem, None));
+        }
+        mem.set_value(SEEDS[*round % SEEDS.len()])?;
+        *round += 1;
+        mem.header().count().store(0, Ordering::Relaxed);
+        calls.write_all(&BATCH.to_le_bytes())?;
+        let alive = read_or_eof(&mut answers, &mut answer)?;
+        let ran = u64::try_from(mem.header().count().load(Ordering::Relaxed)).unwrap_or(0);
+        shared.execs[id].fetch_add(ran, Ordering::Relaxed);
+        if !alive {
+            return Ok((mem, Some(child.wait()?)));
+        }
+    }
+}
+
+/// A worker died: if `rawInMem` is set, the region holds the input that
+/// killed it. Save it under a name derived from its bytes and report it.
+fn recover_crash(
+    id: usize,
+    mem: &SharedMem,
+    status: ExitStatus,
+    shared: &Shared,
+    out: &Path,
+) -> Result<()> {
+    if status.signal().is_none() || !mem.header().raw_in_mem() {
+        return Err(format!("worker {id} failed outside a run: {}", describe(status)).into());
+    }
+    let input = mem.value_copy()?;
+    let path = out.join(format!("crash-{:016x}", fnv1a(&input)));
+    std::fs::write(&path, &input)?;
+    println!(
+        "worker {id} died ({}) after {} execs in its batch; input {} -> {}",
+        describe(status),
+        mem.header().count().load(Ordering::Relaxed),
+        hex(&input),
+        path.display()
+    );
+    let mut crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
+    crashes.push(path);
+    if crashes.len() >= shared.max_crashes {
+        shared.stop.store(true, Ordering::Relaxed);
+    }
+    mem.header().set_raw_in_mem(false);
+    Ok(())
+}
+
+fn summarize(shared: &Shared, elapsed: Duration) -> Result<()> {
+    let per_worker: Vec<u64> = shared
+        .execs
+        .iter()
+        .map(|e| e.load(Ordering::Relaxed))
+        .collect();
+    let total: u64 = per_worker.iter().sum();
+    let crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
+    println!(
+        "summary: {total} execs in {:.1} s ({:.2} M exec/s), per worker {per_worker:?}, {} crashes",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64() / 1e6,
+        crashes.len()
+    );
+    if let Some(first) = crashes.first() {
+        let status = replay(first)?;
+        if status.signal().is_none() {
+            return Err(format!("{} does not crash the target", first.display()).into());
+        }
+        println!(
+            "verified: replaying {} {}",
+            first.display(),
+            describe(status)
+        );
+    }
+    Ok(())
+}
+
+/// Runs the target on a file in a fresh process.
+fn replay(path: &Path) -> Result<ExitStatus> {
+    Ok(Command::new(std::env::current_exe()?)
+        .arg("--run-target")
+        .arg(path)
+        .status()?)
+}
+
+fn describe(status: ExitStatus) -> String {
+    match status.signal() {
+        Some(signal) => format!("killed the target with signal {signal}"),
+        None => format!("did not crash ({status})"),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// FNV-1a: a stable name for a crash file, equal inputs equal names.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
