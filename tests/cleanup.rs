@@ -1,0 +1,128 @@
+//! Nothing is left behind: no file after `close`, after `Drop`, after a
+//! panic while a region is held (caught, or ending the process); the file is
+//! created in `TMPDIR`, named `fuzz-` and 16 hex digits, with mode 0600; and
+//! the descriptor is close-on-exec.
+//!
+//! Each check that lists the temp directory runs in a child process with
+//! `TMPDIR` set to a directory of its own, so parallel tests cannot race.
+
+mod common;
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use fuzzshm::SharedMem;
+
+#[test]
+fn child_main() {
+    common::run_child(|role| match role {
+        "lifecycles" => lifecycles(),
+        "panic-holding-a-region" => {
+            let _mem = SharedMem::temp_file(4096).unwrap();
+            assert_eq!(entries(&std::env::temp_dir()).len(), 1);
+            panic!("planted: the region must still be removed while unwinding");
+        }
+        other => panic!("unknown role {other}"),
+    });
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+fn path_of(mem: &SharedMem) -> PathBuf {
+    std::fs::read_link(format!("/proc/self/fd/{}", mem.as_fd().as_raw_fd())).unwrap()
+}
+
+fn lifecycles() {
+    let tmp = std::env::temp_dir();
+    // While it lives: one file, in TMPDIR, named and protected as Go's.
+    let mem = SharedMem::temp_file(4096).unwrap();
+    let path = path_of(&mem);
+    assert_eq!(path.parent().unwrap(), tmp.canonicalize().unwrap());
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let suffix = name.strip_prefix("fuzz-").expect("named fuzz-*");
+    assert_eq!(suffix.len(), 16, "{name}");
+    assert!(suffix.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+    let mode = rustix::fs::fstat(&mem).unwrap().st_mode & 0o7777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(entries(&tmp), [name]);
+
+    mem.close().unwrap();
+    assert!(entries(&tmp).is_empty(), "left after close");
+
+    drop(SharedMem::temp_file(4096).unwrap());
+    assert!(entries(&tmp).is_empty(), "left after drop");
+
+    let caught = std::panic::catch_unwind(|| {
+        let _mem = SharedMem::temp_file(4096).unwrap();
+        panic!("planted");
+    });
+    assert!(caught.is_err());
+    assert!(entries(&tmp).is_empty(), "left after a caught panic");
+
+    // Many at once get distinct names, and all go.
+    let many: Vec<SharedMem> = (0..64).map(|_| SharedMem::temp_file(16).unwrap()).collect();
+    assert_eq!(entries(&tmp).len(), 64);
+    drop(many);
+    assert!(entries(&tmp).is_empty());
+}
+
+fn private_tmpdir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn temp_files_are_named_protected_and_always_removed() {
+    let dir = private_tmpdir("cleanup-lifecycles");
+    let status = common::child("lifecycles")
+        .env("TMPDIR", &dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(entries(&dir).is_empty());
+}
+
+#[test]
+fn a_panic_that_ends_the_process_still_removes_the_file() {
+    let dir = private_tmpdir("cleanup-panic");
+    let status = common::child("panic-holding-a-region")
+        .env("RUST_BACKTRACE", "0")
+        .env("TMPDIR", &dir)
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child was meant to panic");
+    assert!(entries(&dir).is_empty(), "left: {:?}", entries(&dir));
+}
+
+#[test]
+fn create_in_removes_from_its_directory_even_after_a_rename() {
+    let dir = private_tmpdir("cleanup-create-in");
+    let dir_fd = std::fs::File::open(&dir).unwrap();
+    let mem = SharedMem::create_in(&dir_fd, 100).unwrap();
+    assert_eq!(entries(&dir).len(), 1);
+    let moved = dir.with_file_name("cleanup-create-in-moved");
+    let _ = std::fs::remove_dir_all(&moved);
+    std::fs::rename(&dir, &moved).unwrap();
+    mem.close().unwrap();
+    assert!(entries(&moved).is_empty());
+}
+
+#[test]
+fn every_descriptor_is_close_on_exec() {
+    let mut regions = vec![SharedMem::temp_file(64).unwrap()];
+    #[cfg(target_os = "linux")]
+    regions.push(SharedMem::memfd(64).unwrap());
+    let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+    regions.push(SharedMem::create_in(&dir, 64).unwrap());
+    for mem in &regions {
+        let flags = rustix::io::fcntl_getfd(mem).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "{mem:?}");
+    }
+}
