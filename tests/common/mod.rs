@@ -30,12 +30,13 @@ pub fn child(role: &str) -> Command {
     cmd
 }
 
-/// In a child, runs `body` with its role and exits with status 0 (so the
-/// test harness's own summary never mixes with the parent's reading of
-/// status); in the parent's own test run, does nothing.
-pub fn run_child(body: impl FnOnce(&str)) {
+/// In a child, runs `body` with its role and exits: status 0, or 101 if it
+/// panicked (after unwinding, so destructors ran). The child never reaches
+/// the test harness's summary, which would mix with the parent's. In the
+/// parent's own test run, does nothing.
+pub fn run_child(body: impl FnOnce(&str) + std::panic::UnwindSafe) {
     if let Ok(role) = std::env::var(ROLE_VAR) {
-        body(&role);
-        std::process::exit(0);
+        let outcome = std::panic::catch_unwind(|| body(&role));
+        std::process::exit(if outcome.is_ok() { 0 } else { 101 });
     }
 }
