@@ -40,3 +40,71 @@ pub fn run_child(body: impl FnOnce(&str) + std::panic::UnwindSafe) {
         std::process::exit(if outcome.is_ok() { 0 } else { 101 });
     }
 }
+
+/// A worker child with Go's fds: its region on fd 5, and a pipe each way
+/// on fds 3 and 4 (the ends kept here are `calls` and `answers`).
+pub struct Worker {
+    pub process: std::process::Child,
+    pub calls: std::fs::File,
+    pub answers: std::fs::File,
+}
+
+/// Spawns this test binary as a worker playing `role`, with `mem` (kept
+/// open here too) on its fd 5.
+pub fn spawn_worker(role: &str, mem: &impl std::os::fd::AsFd) -> Worker {
+    let (worker_in, calls) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let (answers, worker_out) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let mut cmd = child(role);
+    fuzzshm::set_worker_comm(&mut cmd, &worker_in, &worker_out, mem).unwrap();
+    let process = cmd.spawn().unwrap();
+    Worker {
+        process,
+        calls: calls.into(),
+        answers: answers.into(),
+    }
+}
+
+impl Worker {
+    /// Sends one byte to the worker.
+    pub fn send(&mut self, byte: u8) {
+        std::io::Write::write_all(&mut self.calls, &[byte]).unwrap();
+    }
+
+    /// Receives one byte from the worker; `None` if it is gone.
+    pub fn receive(&mut self) -> Option<u8> {
+        receive(&mut self.answers)
+    }
+
+    /// Kills the worker with SIGKILL and reaps it.
+    pub fn kill(mut self) {
+        self.process.kill().unwrap();
+        let status = self.process.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+    }
+
+    /// Waits for the worker to finish and asserts it succeeded.
+    pub fn join(mut self) {
+        drop(self.calls);
+        assert!(self.process.wait().unwrap().success(), "the worker failed");
+    }
+}
+
+/// One byte from a pipe; `None` at end of stream.
+pub fn receive(pipe: &mut std::fs::File) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    match std::io::Read::read(pipe, &mut byte).unwrap() {
+        0 => None,
+        _ => Some(byte[0]),
+    }
+}
+
+/// Writes raw bytes into a region at `offset`, as a peer process would:
+/// no checks, no atomics.
+pub fn poke(region: &fuzzshm::Region, offset: usize, bytes: &[u8]) {
+    assert!(offset + bytes.len() <= region.len(), "poke past the region");
+    // SAFETY: the range is inside the region's mapping (asserted above);
+    // the callers hold no reference to these bytes while poking.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), region.as_ptr().add(offset), bytes.len());
+    }
+}
