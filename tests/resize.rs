@@ -81,11 +81,16 @@ fn resize_keeps_the_value_refuses_to_shrink_and_ignores_no_change() {
     assert_eq!(mem.capacity(), 100);
     assert_eq!(
         mem.resize(99).unwrap_err(),
-        Error::Shrink { capacity: 100, requested: 99 }
+        Error::Shrink {
+            capacity: 100,
+            requested: 99
+        }
     );
     assert_eq!(
         mem.resize(usize::MAX).unwrap_err(),
-        Error::SizeOverflow { capacity: usize::MAX }
+        Error::SizeOverflow {
+            capacity: usize::MAX
+        }
     );
     for capacity in [4096, 1 << 20, 3 << 20] {
         mem.resize(capacity).unwrap();

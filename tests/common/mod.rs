@@ -79,7 +79,10 @@ impl Worker {
     pub fn kill(mut self) {
         self.process.kill().unwrap();
         let status = self.process.wait().unwrap();
-        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
     }
 
     /// Waits for the worker to finish and asserts it succeeded.

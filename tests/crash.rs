@@ -1,0 +1,130 @@
+//! Crashes, as Go's coordinator meets them: a worker killed by SIGKILL at
+//! any moment never leaves a length that covers bytes it did not write in
+//! that round, and a worker that set `rawInMem` and wrote an input before
+//! dying leaves exactly that input behind.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use fuzzshm::{SharedMem, WorkerComm};
+
+/// Large enough that a copy takes microseconds, so kills land mid-copy.
+const CAPACITY: usize = 64 << 10;
+
+/// Round `k`'s length: varied, from empty to the whole capacity.
+fn round_len(k: u64) -> usize {
+    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize % (CAPACITY + 1)
+}
+
+/// Round `k`'s byte `i`: tells both the round and the position apart.
+fn round_byte(k: u64, i: usize) -> u8 {
+    (k as usize).wrapping_mul(31).wrapping_add(i) as u8
+}
+
+fn round_bytes(k: u64) -> Vec<u8> {
+    (0..round_len(k)).map(|i| round_byte(k, i)).collect()
+}
+
+#[test]
+fn child_main() {
+    common::run_child(|role| match role {
+        "endless-writer" => endless_writer(),
+        "dying-worker" => dying_worker(),
+        other => panic!("unknown role {other}"),
+    });
+}
+
+/// Writes round after round forever: `count` names the round about to be
+/// written, then `set_value` writes it.
+fn endless_writer() {
+    let mut comm = WorkerComm::from_inherited().unwrap();
+    let rounds: Vec<Vec<u8>> = (0..64).map(round_bytes).collect();
+    let mut k = comm.mem.header().count().load(Ordering::Relaxed) as u64;
+    std::io::Write::write_all(&mut std::fs::File::from(comm.fuzz_out), b"r").unwrap();
+    loop {
+        k += 1;
+        comm.mem.header().count().store(k as i64, Ordering::Relaxed);
+        comm.mem.set_value(&rounds[(k % 64) as usize]).unwrap();
+    }
+}
+
+#[test]
+fn a_killed_writer_never_leaves_a_length_over_unwritten_bytes() {
+    let mut mem = region(CAPACITY);
+    let mut rng = 0x1234_5678_u64;
+    let mut mid_copy = 0;
+    for _ in 0..300 {
+        let mut worker = common::spawn_worker("endless-writer", &mem);
+        assert_eq!(worker.receive(), Some(b'r'));
+        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        std::thread::sleep(Duration::from_micros(rng >> 54)); // 0 to 1 ms
+        worker.kill();
+
+        let k = mem.header().count().load(Ordering::Relaxed) as u64;
+        let value = mem.value().expect("a length within the capacity");
+        if value.is_empty() && round_len(k % 64) != 0 {
+            mid_copy += 1; // killed between withdrawing and publishing
+            continue;
+        }
+        // The value is round k (completed) or round k-1 (k not started).
+        let matches = |round: u64| value == &round_bytes(round % 64)[..];
+        assert!(
+            matches(k) || matches(k.wrapping_sub(1)),
+            "after round {k}: a length of {} over bytes of no single round",
+            value.len()
+        );
+        // Restart from a clean state so the next writer's round numbers
+        // continue from a published value.
+        mem.set_value(&round_bytes(k % 64)).unwrap();
+    }
+    eprintln!("{mid_copy} of 300 kills landed between withdraw and publish");
+}
+
+/// Sets `rawInMem`, writes the input the coordinator named, reports
+/// ready, and waits to be killed.
+fn dying_worker() {
+    let mut comm = WorkerComm::from_inherited().unwrap();
+    let mut calls = std::fs::File::from(comm.fuzz_in);
+    let round = common::receive(&mut calls).unwrap() as u64;
+    let k = comm.mem.header().count().load(Ordering::Relaxed) as u64;
+    assert_eq!(k % 256, round);
+    comm.mem.header().set_raw_in_mem(true);
+    comm.mem.set_value(&round_bytes(k)).unwrap();
+    std::io::Write::write_all(&mut std::fs::File::from(comm.fuzz_out), b"r").unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
+#[test]
+fn the_input_that_killed_a_worker_is_always_recovered() {
+    let mut mem = region(CAPACITY);
+    let mut recovered = 0;
+    for k in 1..=300u64 {
+        mem.header().set_raw_in_mem(false);
+        mem.set_value(b"stale").unwrap();
+        mem.header().count().store(k as i64, Ordering::Relaxed);
+        let mut worker = common::spawn_worker("dying-worker", &mem);
+        worker.send(k as u8);
+        assert_eq!(worker.receive(), Some(b'r'));
+        worker.kill();
+        assert!(mem.header().raw_in_mem(), "round {k}: rawInMem lost");
+        assert_eq!(
+            mem.value_copy().unwrap(),
+            round_bytes(k),
+            "round {k}: input lost"
+        );
+        recovered += 1;
+    }
+    assert_eq!(recovered, 300);
+}
+
+/// The sealed memfd where the platform has one, else a temp file.
+fn region(capacity: usize) -> SharedMem {
+    #[cfg(target_os = "linux")]
+    return SharedMem::memfd(capacity).unwrap();
+    #[cfg(not(target_os = "linux"))]
+    return SharedMem::temp_file(capacity).unwrap();
+}
