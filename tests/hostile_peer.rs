@@ -78,8 +78,11 @@ fn every_raw_in_mem_byte() {
         common::poke(&peer, offsets::RAW_IN_MEM, &[byte]);
         assert_eq!(mem.header().raw_in_mem(), byte != 0, "byte {byte}");
     }
+    // And we write it as Go does: exactly 1.
     mem.header().set_raw_in_mem(true);
-    assert_eq!(peer.header().raw_in_mem(), true);
+    assert!(peer.header().raw_in_mem());
+    // SAFETY: the offset is inside the peer's mapping; nothing writes it now.
+    assert_eq!(unsafe { *peer.as_ptr().add(offsets::RAW_IN_MEM) }, 1);
 }
 
 #[test]
