@@ -50,13 +50,16 @@ impl Region {
     /// # Examples
     ///
     /// ```
-    /// use fuzzshm::{region_size, Region};
+    /// use fuzzshm::Region;
     /// # fn main() -> Result<(), fuzzshm::Error> {
-    /// // u64 words give the 8-byte alignment the header needs.
-    /// let mut words = vec![0u64; region_size(64).unwrap().div_ceil(8)];
-    /// let base = core::ptr::NonNull::new(words.as_mut_ptr().cast::<u8>()).unwrap();
-    /// // SAFETY: `words` outlives `region` and is reached only through it.
-    /// let mut region = unsafe { Region::from_raw_parts(base, words.len() * 8)? };
+    /// // The header needs 8-byte alignment (which `u64` lacks on i686).
+    /// #[repr(C, align(8))]
+    /// struct Buffer([u8; 128]);
+    /// let mut buffer = Buffer([0; 128]);
+    /// let base = core::ptr::NonNull::from(&mut buffer.0).cast::<u8>();
+    /// // SAFETY: `buffer` outlives `region` and is reached only through it.
+    /// let mut region = unsafe { Region::from_raw_parts(base, 128)? };
+    /// assert_eq!(region.capacity(), 128 - fuzzshm::HEADER_SIZE);
     /// region.set_value(b"seed")?;
     /// assert_eq!(region.value()?, b"seed");
     /// # Ok(()) }
