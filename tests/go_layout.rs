@@ -13,9 +13,19 @@ use std::sync::atomic::Ordering;
 
 use fuzzshm::{offsets, SharedMem, HEADER_SIZE};
 
-/// Builds `tests/go/header.go` for `goarch` (None: this machine's), or
-/// returns None when Go is absent outside CI.
-fn go_binary(goarch: Option<&str>) -> Option<PathBuf> {
+/// Go's name for the architecture these tests are compiled for, so the Go
+/// program is built for the same pointer width (i686 tests get GOARCH=386).
+const GOARCH: &str = match std::env::consts::ARCH.as_bytes() {
+    b"x86" => "386",
+    b"x86_64" => "amd64",
+    b"aarch64" => "arm64",
+    b"arm" => "arm",
+    _ => "unsupported",
+};
+
+/// Builds `tests/go/header.go` for `goarch`, or returns None when Go is
+/// absent outside CI.
+fn go_binary(goarch: &str) -> Option<PathBuf> {
     if Command::new("go").arg("version").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -25,7 +35,7 @@ fn go_binary(goarch: Option<&str>) -> Option<PathBuf> {
         return None;
     }
     let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go");
-    let out = scratch.join(format!("header-{}", goarch.unwrap_or("host")));
+    let out = scratch.join(format!("header-{goarch}"));
     let mut build = Command::new("go");
     build
         .args(["build", "-o"])
@@ -34,10 +44,8 @@ fn go_binary(goarch: Option<&str>) -> Option<PathBuf> {
         .env("GO111MODULE", "off")
         .env("GOCACHE", scratch.join("cache"))
         .env("GOPATH", scratch.join("path"))
-        .env("CGO_ENABLED", "0");
-    if let Some(arch) = goarch {
-        build.env("GOARCH", arch);
-    }
+        .env("CGO_ENABLED", "0")
+        .env("GOARCH", goarch);
     let status = build.status().expect("run go build");
     assert!(status.success(), "go build failed for {goarch:?}");
     Some(out)
@@ -68,7 +76,7 @@ fn number(fields: &HashMap<String, String>, name: &str) -> usize {
 
 #[test]
 fn go_lays_out_the_header_as_the_crate_does() {
-    let Some(go) = go_binary(None) else { return };
+    let Some(go) = go_binary(GOARCH) else { return };
     let layout = run_go(&go, &["layout"]);
     assert_eq!(number(&layout, "count"), offsets::COUNT);
     assert_eq!(number(&layout, "valueLen"), offsets::VALUE_LEN);
@@ -83,7 +91,7 @@ fn go_lays_out_the_header_as_the_crate_does() {
 /// Linux kernels execute.
 #[test]
 fn go_on_386_matches_the_pinned_32_bit_layout() {
-    let Some(go) = go_binary(Some("386")) else {
+    let Some(go) = go_binary("386") else {
         return;
     };
     let layout = run_go(&go, &["layout"]);
@@ -114,7 +122,7 @@ fn path_of(mem: &SharedMem) -> String {
 
 #[test]
 fn rust_reads_a_region_go_wrote() {
-    let Some(go) = go_binary(None) else { return };
+    let Some(go) = go_binary(GOARCH) else { return };
     let mem = SharedMem::temp_file(64).expect("temp_file");
     run_go(&go, &["write", &path_of(&mem)]);
     let header = mem.header();
@@ -127,7 +135,7 @@ fn rust_reads_a_region_go_wrote() {
 
 #[test]
 fn go_reads_a_region_rust_wrote() {
-    let Some(go) = go_binary(None) else { return };
+    let Some(go) = go_binary(GOARCH) else { return };
     let mut mem = SharedMem::temp_file(64).expect("temp_file");
     mem.set_value(b"written by Rust").expect("fits");
     let header = mem.header();
