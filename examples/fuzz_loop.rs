@@ -236,6 +236,19 @@ struct Shared {
     max_crashes: usize,
 }
 
+impl Shared {
+    /// Executions so far: per worker, and in all.
+    fn execs(&self) -> (Vec<u64>, u64) {
+        let per_worker: Vec<u64> = self
+            .execs
+            .iter()
+            .map(|e| e.load(Ordering::Relaxed))
+            .collect();
+        let total = per_worker.iter().sum();
+        (per_worker, total)
+    }
+}
+
 fn coordinator(options: Options) -> Result<()> {
     std::fs::create_dir_all(&options.out)?;
     let shared = Arc::new(Shared {
@@ -282,12 +295,7 @@ fn coordinator(options: Options) -> Result<()> {
 }
 
 fn report_progress(shared: &Shared, started: Instant, (at, before): (Instant, u64)) -> u64 {
-    let per_worker: Vec<u64> = shared
-        .execs
-        .iter()
-        .map(|e| e.load(Ordering::Relaxed))
-        .collect();
-    let total: u64 = per_worker.iter().sum();
+    let (per_worker, total) = shared.execs();
     let rate = (total - before) as f64 / at.elapsed().as_secs_f64();
     let crashes = shared.crashes.lock().map_or(0, |c| c.len());
     println!(
@@ -388,12 +396,7 @@ fn recover_crash(
 }
 
 fn summarize(shared: &Shared, elapsed: Duration) -> Result<()> {
-    let per_worker: Vec<u64> = shared
-        .execs
-        .iter()
-        .map(|e| e.load(Ordering::Relaxed))
-        .collect();
-    let total: u64 = per_worker.iter().sum();
+    let (per_worker, total) = shared.execs();
     let crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
     println!(
         "summary: {total} execs in {:.1} s ({:.2} M exec/s), per worker {per_worker:?}, {} crashes",
