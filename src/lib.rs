@@ -107,6 +107,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod copy;
 mod error;
 mod header;
 mod region;

@@ -6,6 +6,7 @@ use core::ptr::NonNull;
 use core::slice;
 use core::sync::atomic::{compiler_fence, Ordering};
 
+use crate::copy::copy_to_shared;
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_SIZE};
 
@@ -222,7 +223,7 @@ impl Region {
         // value area, valid for writes and exclusive through `&mut self`.
         // `bytes` cannot overlap it: any borrow of the region's bytes would
         // conflict with `&mut self`.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.value_ptr(), bytes.len()) };
+        unsafe { copy_to_shared(bytes.as_ptr(), self.value_ptr(), bytes.len()) };
         // `bytes.len() <= capacity <= isize::MAX` (from `from_raw_parts`).
         self.header().publish_value_len(bytes.len() as isize);
         Ok(())
