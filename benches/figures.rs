@@ -165,31 +165,31 @@ impl Bench {
         let mut plain_memfd = plain_mapping(memfd_file, size);
         let mut anonymous = vec![0u8; size];
         // Every destination's pages are faulted in once before timing.
-        temp.set_value(&input).unwrap();
-        memfd.set_value(&input).unwrap();
-        plain_temp[..size].copy_from_slice(&input);
-        plain_memfd[..size].copy_from_slice(&input);
-        anonymous.copy_from_slice(&input);
+        temp.set_value(input).unwrap();
+        memfd.set_value(input).unwrap();
+        plain_temp[..size].copy_from_slice(input);
+        plain_memfd[..size].copy_from_slice(input);
+        anonymous.copy_from_slice(input);
         let mut candidates: Vec<Candidate> = vec![
             (
                 "temp_file set_value",
-                Box::new(|| temp.set_value(black_box(&input)).unwrap()),
+                Box::new(|| temp.set_value(black_box(input)).unwrap()),
             ),
             (
                 "memfd set_value",
-                Box::new(|| memfd.set_value(black_box(&input)).unwrap()),
+                Box::new(|| memfd.set_value(black_box(input)).unwrap()),
             ),
             (
                 "copy into a temp-file mapping",
-                Box::new(|| plain_temp[..size].copy_from_slice(black_box(&input))),
+                Box::new(|| plain_temp[..size].copy_from_slice(black_box(input))),
             ),
             (
                 "copy into a memfd mapping",
-                Box::new(|| plain_memfd[..size].copy_from_slice(black_box(&input))),
+                Box::new(|| plain_memfd[..size].copy_from_slice(black_box(input))),
             ),
             (
                 "copy into anonymous memory",
-                Box::new(|| anonymous.copy_from_slice(black_box(&input))),
+                Box::new(|| anonymous.copy_from_slice(black_box(input))),
             ),
         ];
         let batch = self.batch((256 * MIB / size).clamp(2, 200_000));
