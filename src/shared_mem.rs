@@ -69,8 +69,8 @@ impl SharedMem {
     /// directory (`TMPDIR`, else `/tmp`), created exclusively with mode 0600
     /// and removed on close. The file takes no memory or disk until written.
     ///
-    /// Go's `sharedMemTempFile(size)` takes the whole region size; this takes
-    /// the value capacity, so the region is [`region_size`]`(capacity)` long.
+    /// Like Go's `sharedMemTempFile(size)`, it takes the value capacity;
+    /// the file is [`region_size`]`(capacity)` long.
     ///
     /// # Errors
     ///
