@@ -6,7 +6,9 @@
 //! - `fuzzshm_memfd`: `memfd_create` and `F_ADD_SEALS` (Linux, Android, FreeBSD);
 //! - `fuzzshm_mremap`: `mremap(MREMAP_MAYMOVE)`, to grow a mapping in place (Linux);
 //! - `fuzzshm_getrandom`: `getrandom`, for unpredictable temp-file names
-//!   (Linux, Android).
+//!   (Linux, Android);
+//! - `fuzzshm_pipe2`: `pipe2(O_CLOEXEC)`, a pipe born close-on-exec (not on
+//!   macOS, which has only `pipe`).
 //!
 //! Every cfg is declared with `cargo::rustc-check-cfg`, so a misspelt one is a
 //! compile-time warning (an error under `-D warnings`) rather than code that
@@ -19,6 +21,19 @@ const FACILITIES: &[(&str, &[&str])] = &[
     ("fuzzshm_memfd", &["linux", "android", "freebsd"]),
     ("fuzzshm_mremap", &["linux"]),
     ("fuzzshm_getrandom", &["linux", "android"]),
+    (
+        "fuzzshm_pipe2",
+        &[
+            "linux",
+            "android",
+            "freebsd",
+            "netbsd",
+            "openbsd",
+            "dragonfly",
+            "illumos",
+            "solaris",
+        ],
+    ),
 ];
 
 fn main() {

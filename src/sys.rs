@@ -5,7 +5,7 @@
 use core::ffi::{c_void, CStr};
 use core::ptr::NonNull;
 
-use rustix::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use rustix::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
 use rustix::mm::{self, MapFlags, ProtFlags};
 
@@ -36,6 +36,27 @@ pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &CStr) -> Result<()> {
 /// least `min`.
 pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
     rustix::io::fcntl_dupfd_cloexec(fd, min).map_err(Error::os("fcntl(F_DUPFD_CLOEXEC)"))
+}
+
+/// `pipe2(O_CLOEXEC)`—A pipe, read end first, both ends close-on-exec.
+#[cfg(all(feature = "std", fuzzshm_pipe2))]
+pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
+    use rustix::pipe::{pipe_with, PipeFlags};
+    pipe_with(PipeFlags::CLOEXEC).map_err(Error::os("pipe2"))
+}
+
+/// `pipe`, then `fcntl(F_SETFD, FD_CLOEXEC)` on each end—A pipe, read end
+/// first, both ends close-on-exec, where there is no `pipe2` (macOS). A
+/// thread that forks and execs between the two calls can leak the ends into
+/// its child; that is the platform's limit, and why `pipe2` exists.
+#[cfg(all(feature = "std", not(fuzzshm_pipe2)))]
+pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
+    use rustix::io::{fcntl_setfd, FdFlags};
+    let (reader, writer) = rustix::pipe::pipe().map_err(Error::os("pipe"))?;
+    for end in [&reader, &writer] {
+        fcntl_setfd(end, FdFlags::CLOEXEC).map_err(Error::os("fcntl(F_SETFD)"))?;
+    }
+    Ok((reader, writer))
 }
 
 /// `close(fd)`—Closes `fd` and reports the kernel's answer (dropping an
@@ -179,6 +200,7 @@ pub(crate) unsafe fn remap(
 /// growth.
 #[cfg(fuzzshm_memfd)]
 pub(crate) fn sealed_memfd(len: usize) -> Result<OwnedFd> {
+    use rustix::fd::AsFd;
     use rustix::fs::{MemfdFlags, SealFlags};
 
     let fd = fs::memfd_create(c"fuzzshm", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)

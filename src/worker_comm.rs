@@ -127,10 +127,9 @@ mod coordinator {
     use std::process::Command;
 
     use rustix::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
-    use rustix::pipe::{pipe_with, PipeFlags};
 
     use super::{FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
-    use crate::error::{Error, Result};
+    use crate::error::Result;
     use crate::shared_mem::SharedMem;
     use crate::sys;
 
@@ -206,10 +205,8 @@ mod coordinator {
         ///
         /// [`Error::Os`] from `pipe2` or the duplication.
         pub fn attach(cmd: &mut Command, mem: SharedMem) -> Result<CoordinatorComm> {
-            let (worker_in, coordinator_in) =
-                pipe_with(PipeFlags::CLOEXEC).map_err(Error::os("pipe2"))?;
-            let (coordinator_out, worker_out) =
-                pipe_with(PipeFlags::CLOEXEC).map_err(Error::os("pipe2"))?;
+            let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
+            let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
             set_worker_comm(cmd, &worker_in, &worker_out, &mem)?;
             Ok(CoordinatorComm {
                 fuzz_in: coordinator_in,
