@@ -34,7 +34,9 @@ fn main() {
         let iterations = args.last().and_then(|n| n.parse().ok()).unwrap_or(1000);
         return per_exec_only(iterations);
     }
-    let quick = args.iter().any(|a| a == "--quick");
+    // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`)
+    // this is a smoke run, as with `--quick`.
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let bench = Bench {
         rounds: if quick { 3 } else { 21 },
         scale: if quick { 0.05 } else { 1.0 },
