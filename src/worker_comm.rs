@@ -151,7 +151,7 @@ mod coordinator {
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if a descriptor cannot be duplicated.
+    /// [`Error::Os`](crate::Error::Os) if a descriptor cannot be duplicated.
     pub fn set_worker_comm(
         cmd: &mut Command,
         fuzz_in: impl AsFd,
@@ -203,7 +203,7 @@ mod coordinator {
         ///
         /// # Errors
         ///
-        /// [`Error::Os`] from `pipe2` or the duplication.
+        /// [`Error::Os`](crate::Error::Os) from `pipe2` or the duplication.
         pub fn attach(cmd: &mut Command, mem: SharedMem) -> Result<CoordinatorComm> {
             let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
             let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
