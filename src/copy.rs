@@ -13,6 +13,8 @@
 
 /// From this size on, a copy streams past the cache: the copy no longer
 /// fits in a typical L2 and would only evict the reader's working set.
+// Only the x86-64 streaming path (and the tests) read it.
+#[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
 pub(crate) const STREAMING_THRESHOLD: usize = 4 << 20;
 
 /// Copies `len` bytes from `src` to `dst`, streaming large copies past the

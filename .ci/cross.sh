@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite on i686-unknown-linux-gnu (the 32-bit header: 32
+# bytes, randState at offset 12), and `cargo check` for targets we cannot
+# run here, so the code that is not Linux x86_64 at least compiles, with
+# warnings as errors (an unused import under a cfg is a warning). ~1 min.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base="${CARGO_TARGET_DIR:-$PWD/target}"
+checked=(aarch64-unknown-linux-gnu x86_64-unknown-freebsd x86_64-apple-darwin)
+
+installed=$(rustup target list --installed)
+for target in i686-unknown-linux-gnu "${checked[@]}"; do
+    grep -qx "$target" <<<"$installed" || rustup target add "$target"
+done
+if ! dpkg -s gcc-multilib >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq gcc-multilib >/dev/null
+fi
+bash .ci/go.sh # tests/go_layout.rs asks Go's compiler (GOARCH=386 here)
+
+echo "--- i686-unknown-linux-gnu: every test"
+export CARGO_TARGET_DIR="$base/i686"
+cargo test --target i686-unknown-linux-gnu --all-targets
+cargo test --target i686-unknown-linux-gnu --doc
+
+export CARGO_TARGET_DIR="$base/check" RUSTFLAGS="-D warnings"
+for target in "${checked[@]}"; do
+    echo "--- cargo check --target $target"
+    cargo check --target "$target" --lib --no-default-features
+    cargo check --target "$target" --lib --no-default-features --features alloc
+    case "$target" in
+        # Linux: everything, benches included.
+        *-linux-*) cargo check --target "$target" --all-targets ;;
+        # tests/common creates pipes with pipe2, which macOS lacks.
+        *-apple-*) cargo check --target "$target" --lib --examples ;;
+        # The benches measure Linux (madvise hugepages, memfd).
+        *) cargo check --target "$target" --lib --tests --examples ;;
+    esac
+done
