@@ -3,6 +3,7 @@
 //! error or a well-defined value: never a panic, never a read out of bounds.
 
 mod common;
+mod model;
 
 use std::sync::atomic::Ordering;
 
@@ -50,21 +51,7 @@ fn read_everything(mem: &mut SharedMem) {
 #[test]
 fn every_interesting_value_len() {
     let (mut mem, peer) = region_and_peer();
-    let cap = CAPACITY as isize;
-    for len in [
-        0,
-        1,
-        cap - 1,
-        cap,
-        cap + 1,
-        cap + HEADER_SIZE as isize,
-        -1,
-        -cap,
-        isize::MIN,
-        isize::MIN + 1,
-        isize::MAX,
-        isize::MAX - cap,
-    ] {
+    for len in model::edge_value_lens(CAPACITY) {
         common::poke(&peer, offsets::VALUE_LEN, &len.to_ne_bytes());
         assert_eq!(mem.header().value_len(), len);
         read_everything(&mut mem);
