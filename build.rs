@@ -10,6 +10,10 @@
 //! - `fuzzshm_pipe2`: `pipe2(O_CLOEXEC)`, a pipe born close-on-exec (not on
 //!   macOS, which has only `pipe`).
 //!
+//! It also passes the target triple to the crate's tests as
+//! `FUZZSHM_TARGET`: `tests/capi.rs` builds the C static library and the C
+//! programs for the same target the tests run on (i686 in `.ci/cross.sh`).
+//!
 //! Every cfg is declared with `cargo::rustc-check-cfg`, so a misspelt one is a
 //! compile-time warning (an error under `-D warnings`) rather than code that
 //! silently never builds.
@@ -38,6 +42,8 @@ const FACILITIES: &[(&str, &[&str])] = &[
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    let target = env::var("TARGET").unwrap_or_default();
+    println!("cargo::rustc-env=FUZZSHM_TARGET={target}");
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     for (cfg, systems) in FACILITIES {
         println!("cargo::rustc-check-cfg=cfg({cfg})");

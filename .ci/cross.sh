@@ -12,22 +12,24 @@ installed=$(rustup target list --installed)
 for target in i686-unknown-linux-gnu "${checked[@]}"; do
     grep -qx "$target" <<<"$installed" || rustup target add "$target"
 done
-if ! dpkg -s gcc-multilib >/dev/null 2>&1; then
+# -m32 C and C++ for tests/capi.rs (the C header and programs, 32-bit).
+if ! dpkg -s gcc-multilib g++-multilib >/dev/null 2>&1; then
     apt-get update -qq
-    apt-get install -y -qq gcc-multilib >/dev/null
+    apt-get install -y -qq gcc-multilib g++-multilib >/dev/null
 fi
 bash .ci/go.sh # tests/go_layout.rs asks Go's compiler (GOARCH=386 here)
 
 echo "--- i686-unknown-linux-gnu: every test"
 export CARGO_TARGET_DIR="$base/i686"
-cargo test --target i686-unknown-linux-gnu --all-targets
-cargo test --target i686-unknown-linux-gnu --doc
+cargo test --target i686-unknown-linux-gnu --all-targets --features capi
+cargo test --target i686-unknown-linux-gnu --doc --features capi
 
 export CARGO_TARGET_DIR="$base/check" RUSTFLAGS="-D warnings"
 for target in "${checked[@]}"; do
     echo "--- cargo check --target $target"
     cargo check --target "$target" --lib --no-default-features
     cargo check --target "$target" --lib --no-default-features --features alloc
+    cargo check --target "$target" --lib --no-default-features --features capi
     case "$target" in
         # Linux: everything, benches included.
         *-linux-*) cargo check --target "$target" --all-targets ;;

@@ -29,6 +29,7 @@
 //! | `std`      | yes     | [`SharedMem::temp_file`], [`set_worker_comm`], [`CoordinatorComm`], `std::error::Error` |
 //! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
 //! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
+//! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (module `capi`); without `std`, the panic handler a C staticlib needs |
 //!
 //! Without features the crate is `no_std`, allocates nothing, and still
 //! creates ([`SharedMem::create_in`], `SharedMem::memfd`), maps, resizes and
@@ -107,6 +108,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "capi")]
+pub mod capi;
 mod copy;
 mod error;
 mod header;

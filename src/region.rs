@@ -207,25 +207,48 @@ impl Region {
     /// (Go's `setValue` panics); the region is then left unchanged.
     #[inline]
     pub fn set_value(&mut self, bytes: &[u8]) -> Result<()> {
+        // SAFETY: a slice is valid for reads of its length.
+        unsafe { self.set_value_from(bytes.as_ptr(), bytes.len()) }
+    }
+
+    /// [`set_value`](Self::set_value) from a raw source, which may lie
+    /// inside this region's own value area (a C mutator storing a slice of
+    /// the current input, as Go's `copy` allows): overlapping bytes are
+    /// moved, not copied.
+    ///
+    /// # Errors
+    ///
+    /// As for `set_value`.
+    ///
+    /// # Safety
+    ///
+    /// `src` must be valid for reads of `len` bytes, and no reference into
+    /// the bytes it points to may be alive.
+    #[inline]
+    pub(crate) unsafe fn set_value_from(&mut self, src: *const u8, len: usize) -> Result<()> {
         let capacity = self.capacity();
-        if bytes.len() > capacity {
-            return Err(Error::ValueTooLarge {
-                len: bytes.len(),
-                capacity,
-            });
+        if len > capacity {
+            return Err(Error::ValueTooLarge { len, capacity });
         }
         self.header().publish_value_len(0);
         // A process killed by a signal stops at an instruction boundary with
         // every earlier store in memory, so for crash consistency only the
         // compiler's order matters: keep the copy after the withdrawal.
         compiler_fence(Ordering::SeqCst);
-        // SAFETY: `bytes.len() <= capacity`, so the destination lies in the
-        // value area, valid for writes and exclusive through `&mut self`.
-        // `bytes` cannot overlap it: any borrow of the region's bytes would
-        // conflict with `&mut self`.
-        unsafe { copy_to_shared(bytes.as_ptr(), self.value_ptr(), bytes.len()) };
-        // `bytes.len() <= capacity <= isize::MAX` (from `from_raw_parts`).
-        self.header().publish_value_len(bytes.len() as isize);
+        let dst = self.value_ptr();
+        let overlaps = (src as usize) < (dst as usize).wrapping_add(len)
+            && (dst as usize) < (src as usize).wrapping_add(len);
+        if overlaps {
+            // SAFETY: both ranges are valid for `len` bytes (the caller's
+            // contract; `len <= capacity` for `dst`), and `copy` allows overlap.
+            unsafe { core::ptr::copy(src, dst, len) };
+        } else {
+            // SAFETY: as above, and the ranges are disjoint. The destination
+            // is exclusive through `&mut self`.
+            unsafe { copy_to_shared(src, dst, len) };
+        }
+        // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
+        self.header().publish_value_len(len as isize);
         Ok(())
     }
 

@@ -89,9 +89,15 @@ impl SharedMem {
     /// ```
     #[cfg(feature = "std")]
     pub fn temp_file(capacity: usize) -> Result<SharedMem> {
+        Self::create_at(std::env::temp_dir(), capacity)
+    }
+
+    /// [`create_in`](Self::create_in) the directory at `path`, which is
+    /// opened for the purpose and kept open to remove the file from.
+    #[cfg(any(feature = "std", feature = "capi"))]
+    pub(crate) fn create_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
-        let dir = sys::open_dir(&std::env::temp_dir())?;
-        Self::create_sized_in(dir, size)
+        Self::create_sized_in(sys::open_dir(path)?, size)
     }
 
     /// `openat(dir, "fuzz-…", O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0600)`—
@@ -238,6 +244,22 @@ impl SharedMem {
     #[inline]
     pub fn set_value(&mut self, bytes: &[u8]) -> Result<()> {
         self.region.set_value(bytes)
+    }
+
+    /// `setValue` from a raw source that may overlap the value area.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ValueTooLarge`] if `len` exceeds the capacity.
+    ///
+    /// # Safety
+    ///
+    /// As for `Region::set_value_from`: `src` is valid for reads of `len`
+    /// bytes and no reference into them is alive.
+    #[cfg(feature = "capi")]
+    pub(crate) unsafe fn set_value_from(&mut self, src: *const u8, len: usize) -> Result<()> {
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { self.region.set_value_from(src, len) }
     }
 
     /// `setValueLen(n)`—See [`Region::set_value_len`].

@@ -21,8 +21,8 @@ pub(crate) fn create_exclusive(dir: BorrowedFd<'_>, name: &CStr) -> Result<Owned
 
 /// `openat(AT_FDCWD, path, O_RDONLY|O_DIRECTORY|O_CLOEXEC)`—Opens a directory
 /// to create files in.
-#[cfg(feature = "std")]
-pub(crate) fn open_dir(path: &std::path::Path) -> Result<OwnedFd> {
+#[cfg(any(feature = "std", feature = "capi"))]
+pub(crate) fn open_dir(path: impl rustix::path::Arg) -> Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     fs::openat(fs::CWD, path, flags, Mode::empty()).map_err(Error::os("openat"))
 }

@@ -1,0 +1,198 @@
+/*
+ * fuzzshm.h: the C ABI of fuzzshm (Rust crate, feature `capi`).
+ *
+ * Shared memory for fuzz coordinators and their workers, byte-compatible
+ * with Go's native fuzzer: a header (count, valueLen, randState, randInc,
+ * rawInMem) followed by the input bytes, in a file or memfd that both
+ * processes map. Build the static library and link it as the README's
+ * "C quick start" shows.
+ *
+ * Conventions:
+ *  - A handle (fuzzshm_t) lives in your storage: stack, static or heap.
+ *    The library allocates nothing. A constructor fills it; a zeroed handle
+ *    (fuzzshm_t h = {0};), one whose constructor failed, and a closed one
+ *    are "not open" and refused with FUZZSHM_ECLOSED. Do not copy an open
+ *    handle: both copies would own the same mapping.
+ *  - Functions returning int return 0 on success, a positive FUZZSHM_E*
+ *    code, or -errno from the system call that failed.
+ *  - A null pointer where one is needed gives FUZZSHM_ENULL.
+ *  - A handle is not synchronised: use it from one thread at a time.
+ *  - No Rust panic crosses into C (the library aborts instead, and nothing
+ *    in it panics on any input).
+ *
+ * Written by hand; tests/capi.rs compiles it and checks every number here
+ * against the Rust crate, so it cannot drift.
+ */
+#ifndef FUZZSHM_H
+#define FUZZSHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Go's worker conventions: the descriptors a worker inherits. */
+#define FUZZSHM_FUZZ_IN_FD 3  /* read end: the coordinator's calls */
+#define FUZZSHM_FUZZ_OUT_FD 4 /* write end: the worker's answers */
+#define FUZZSHM_MEM_FD 5      /* the region's file or memfd */
+
+/* Status codes (0 is success; a negative status is -errno). */
+#define FUZZSHM_ENULL 1              /* a required pointer is null */
+#define FUZZSHM_ECLOSED 2            /* the handle is not open */
+#define FUZZSHM_ESIZE_OVERFLOW 3     /* header + capacity exceeds the address space */
+#define FUZZSHM_EVALUE_TOO_LARGE 4   /* a value or length beyond the capacity */
+#define FUZZSHM_ECORRUPT_VALUE_LEN 5 /* the header's valueLen is < 0 or > capacity */
+#define FUZZSHM_ETOO_SMALL 6         /* the file cannot hold the header or the size asked */
+#define FUZZSHM_ETOO_LARGE 7         /* the file is larger than this process can map */
+#define FUZZSHM_ENOT_REGULAR_FILE 8  /* the descriptor is not a regular file or memfd */
+#define FUZZSHM_ENOT_PIPE 9          /* inherited fd 3 or 4 is not a pipe or socket */
+#define FUZZSHM_ESHRINK 10           /* regions never shrink */
+#define FUZZSHM_EMISALIGNED 11       /* memory not aligned for the header */
+#define FUZZSHM_ENAME_COLLISION 12   /* no free fuzz-* file name after many tries */
+#define FUZZSHM_EALREADY_TAKEN 13    /* fuzzshm_worker_comm was already called */
+
+/* The handle: opaque storage, filled by a constructor. */
+#define FUZZSHM_HANDLE_SIZE 64
+typedef struct fuzzshm {
+#ifdef __cplusplus
+    alignas(8) unsigned char opaque[FUZZSHM_HANDLE_SIZE];
+#else
+    _Alignas(8) unsigned char opaque[FUZZSHM_HANDLE_SIZE];
+#endif
+} fuzzshm_t;
+
+/*
+ * The region header: Go's sharedMemHeader, byte for byte. Another process
+ * writes it too: access count with __atomic builtins (it is 8-aligned), and
+ * treat every field as untrusted input (fuzzshm_value checks valueLen).
+ * On 32-bit targets Go aligns uint64 to 4, so rand_state sits at offset 12;
+ * the pack pragma gives C the same layout there.
+ */
+#if UINTPTR_MAX == 0xffffffffu
+#pragma pack(push, 4)
+#endif
+typedef struct fuzzshm_header {
+    int64_t count;       /* fuzz function calls by the worker */
+    intptr_t value_len;  /* Go int: length of the value after the header */
+    uint64_t rand_state; /* the worker's PRNG state */
+    uint64_t rand_inc;   /* the worker's PRNG increment */
+    uint8_t raw_in_mem;  /* nonzero: the value is the raw input being run */
+} fuzzshm_header_t;
+#if UINTPTR_MAX == 0xffffffffu
+#pragma pack(pop)
+#endif
+
+#if UINTPTR_MAX == 0xffffffffu
+#define FUZZSHM_HEADER_SIZE 32
+#define FUZZSHM_OFFSET_RAND_STATE 12
+#define FUZZSHM_OFFSET_RAND_INC 20
+#define FUZZSHM_OFFSET_RAW_IN_MEM 28
+#else
+#define FUZZSHM_HEADER_SIZE 40
+#define FUZZSHM_OFFSET_RAND_STATE 16
+#define FUZZSHM_OFFSET_RAND_INC 24
+#define FUZZSHM_OFFSET_RAW_IN_MEM 32
+#endif
+#define FUZZSHM_OFFSET_COUNT 0
+#define FUZZSHM_OFFSET_VALUE_LEN 8
+
+#ifdef __cplusplus
+#define FUZZSHM_STATIC_ASSERT static_assert
+#else
+#define FUZZSHM_STATIC_ASSERT _Static_assert
+#endif
+FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, count) == FUZZSHM_OFFSET_COUNT, "count");
+FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, value_len) == FUZZSHM_OFFSET_VALUE_LEN,
+                      "valueLen");
+FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, rand_state) == FUZZSHM_OFFSET_RAND_STATE,
+                      "randState");
+FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, rand_inc) == FUZZSHM_OFFSET_RAND_INC,
+                      "randInc");
+FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, raw_in_mem) == FUZZSHM_OFFSET_RAW_IN_MEM,
+                      "rawInMem");
+FUZZSHM_STATIC_ASSERT(sizeof(fuzzshm_header_t) == FUZZSHM_HEADER_SIZE, "header size");
+FUZZSHM_STATIC_ASSERT(sizeof(intptr_t) == sizeof(void *), "Go int is pointer-sized");
+FUZZSHM_STATIC_ASSERT(sizeof(fuzzshm_t) == FUZZSHM_HANDLE_SIZE, "handle size");
+
+/* Go's sharedMemSize: the bytes of a region holding `capacity` value
+ * bytes; 0 if it would not fit in the address space. */
+size_t fuzzshm_region_size(size_t capacity);
+
+/* Go's sharedMemTempFile: a new region in a new file fuzz-* in $TMPDIR (or
+ * /tmp), mode 0600, close-on-exec, removed by fuzzshm_close. */
+int fuzzshm_temp_file(fuzzshm_t *out, size_t capacity);
+
+/* fuzzshm_temp_file in the directory open as dir_fd (borrowed). */
+int fuzzshm_create_in(fuzzshm_t *out, int dir_fd, size_t capacity);
+
+/* A new region in a memfd sealed against shrinking (Linux, Android,
+ * FreeBSD; -ENOSYS elsewhere). Nothing to remove if the process dies. */
+int fuzzshm_memfd(fuzzshm_t *out, size_t capacity);
+
+/* Maps the whole file or memfd `fd` (size from fstat), as a worker maps the
+ * region it inherits. Takes ownership of fd: closed by fuzzshm_close, and
+ * on failure too. FUZZSHM_ENOT_REGULAR_FILE, FUZZSHM_ETOO_SMALL. */
+int fuzzshm_from_fd(fuzzshm_t *out, int fd);
+
+/* Go's sharedMemMapFile: maps the first `size` bytes (header included) of
+ * fd; FUZZSHM_ETOO_SMALL if the file is shorter. Owns fd as above. */
+int fuzzshm_map_file(fuzzshm_t *out, int fd, size_t size);
+
+/* Go's getWorkerComm, for a worker: takes fds 3, 4 and 5. The region goes
+ * to `mem`; the pipe descriptors, now yours, to *fuzz_in and *fuzz_out.
+ * Once per process (FUZZSHM_EALREADY_TAKEN). */
+int fuzzshm_worker_comm(fuzzshm_t *mem, int *fuzz_in, int *fuzz_out);
+
+/* Go's Close: unmaps, closes the descriptor, removes the file if this
+ * process created it. The handle is closed even if one of these fails
+ * (the status is the first failure); closing again gives FUZZSHM_ECLOSED. */
+int fuzzshm_close(fuzzshm_t *mem);
+
+/* The header; NULL if mem is NULL or not open. Valid until close, resize
+ * or a remap that changed the mapping. */
+fuzzshm_header_t *fuzzshm_header(const fuzzshm_t *mem);
+
+/* Go's valueRef: the value's address and length. If the header's
+ * valueLen is negative or beyond the capacity (a hostile or corrupt peer),
+ * FUZZSHM_ECORRUPT_VALUE_LEN; on any error *data = NULL and *len = 0. */
+int fuzzshm_value(const fuzzshm_t *mem, const uint8_t **data, size_t *len);
+
+/* The whole value area (capacity bytes), to build an input in place
+ * before fuzzshm_set_value_len. On error *data = NULL, *capacity = 0. */
+int fuzzshm_value_buffer(fuzzshm_t *mem, uint8_t **data, size_t *capacity);
+
+/* Go's setValue: copies len bytes in as the value, crash-consistently
+ * (valueLen is 0 while the bytes are copied, then published). `data` may
+ * point into the value area itself, and may be NULL if len is 0.
+ * FUZZSHM_EVALUE_TOO_LARGE leaves the region unchanged. */
+int fuzzshm_set_value(fuzzshm_t *mem, const uint8_t *data, size_t len);
+
+/* Go's setValueLen: publishes len after writing via fuzzshm_value_buffer.
+ * FUZZSHM_EVALUE_TOO_LARGE beyond the capacity. */
+int fuzzshm_set_value_len(fuzzshm_t *mem, size_t len);
+
+/* The value capacity in bytes; 0 if mem is NULL or not open. */
+size_t fuzzshm_capacity(const fuzzshm_t *mem);
+
+/* The region's descriptor, still owned by the handle (to give a worker as
+ * fd 5); -1 if mem is NULL or not open. */
+int fuzzshm_fd(const fuzzshm_t *mem);
+
+/* Grows the region to `capacity` value bytes, keeping header and value;
+ * FUZZSHM_ESHRINK if smaller. Old header/value pointers become invalid. */
+int fuzzshm_resize(fuzzshm_t *mem, size_t capacity);
+
+/* Adopts the file's current size after a peer resized it. *changed (if
+ * not NULL) is 1 if the mapping changed (old pointers invalid), else 0. */
+int fuzzshm_remap(fuzzshm_t *mem, int *changed);
+
+/* A static description of a status (for -errno, use strerror(-status)). */
+const char *fuzzshm_strerror(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FUZZSHM_H */

@@ -1,0 +1,579 @@
+//! The C ABI (feature `capi`): the functions `include/fuzzshm.h` declares,
+//! for C and C++ fuzz runtimes that link fuzzshm as a static library.
+//!
+//! The conventions, which the header repeats for its readers:
+//!
+//! - **Handles live in the caller's storage.** `fuzzshm_t` is an opaque
+//!   block of [`HANDLE_SIZE`] bytes, 8-aligned, on the caller's stack, in a
+//!   static or in its heap: the library allocates nothing, so it embeds in
+//!   runtimes that must not call `malloc`. A constructor fills the block; a
+//!   zeroed block, or one whose constructor failed or that was closed, is
+//!   *not open*, and every function refuses it with `FUZZSHM_ECLOSED`
+//!   rather than touch a mapping that is gone. Closing twice is therefore an
+//!   error, not a double `munmap`.
+//! - **Every fallible function returns an `int` status**: `0`, a positive
+//!   `FUZZSHM_E*` code (one per [`Error`] variant, plus [`FUZZSHM_ENULL`] and
+//!   [`FUZZSHM_ECLOSED`]), or `-errno` from the system call that failed, so
+//!   the errno is kept without a thread-local.
+//! - **Null pointers are refused** with `FUZZSHM_ENULL`, never dereferenced.
+//! - **No panic crosses the boundary**: nothing here panics on any input
+//!   (every bad number is an [`Error`]), the staticlib is built with
+//!   `panic = "abort"`, and an `extern "C"` function aborts rather than
+//!   unwind in any case.
+
+use core::ffi::{c_char, c_int, CStr};
+use core::mem::{align_of, size_of, MaybeUninit};
+use core::ptr;
+
+use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use static_assertions::const_assert;
+
+use crate::error::{Error, Result};
+use crate::header::{region_size, Header};
+use crate::shared_mem::SharedMem;
+use crate::worker_comm::WorkerComm;
+
+/// Bytes a C caller reserves for a handle: `sizeof(fuzzshm_t)`. Room to
+/// spare, so the handle can grow without changing the ABI.
+pub const HANDLE_SIZE: usize = 64;
+/// The alignment of `fuzzshm_t`.
+pub const HANDLE_ALIGN: usize = 8;
+
+/// A null pointer was passed where the function needs one.
+pub const FUZZSHM_ENULL: c_int = 1;
+/// The handle is not open: zeroed, never successfully created, or closed.
+pub const FUZZSHM_ECLOSED: c_int = 2;
+/// [`Error::SizeOverflow`].
+pub const FUZZSHM_ESIZE_OVERFLOW: c_int = 3;
+/// [`Error::ValueTooLarge`].
+pub const FUZZSHM_EVALUE_TOO_LARGE: c_int = 4;
+/// [`Error::CorruptValueLen`].
+pub const FUZZSHM_ECORRUPT_VALUE_LEN: c_int = 5;
+/// [`Error::TooSmall`].
+pub const FUZZSHM_ETOO_SMALL: c_int = 6;
+/// [`Error::TooLarge`].
+pub const FUZZSHM_ETOO_LARGE: c_int = 7;
+/// [`Error::NotRegularFile`].
+pub const FUZZSHM_ENOT_REGULAR_FILE: c_int = 8;
+/// [`Error::NotPipe`].
+pub const FUZZSHM_ENOT_PIPE: c_int = 9;
+/// [`Error::Shrink`].
+pub const FUZZSHM_ESHRINK: c_int = 10;
+/// [`Error::Misaligned`].
+pub const FUZZSHM_EMISALIGNED: c_int = 11;
+/// [`Error::NameCollision`].
+pub const FUZZSHM_ENAME_COLLISION: c_int = 12;
+/// [`Error::AlreadyTaken`].
+pub const FUZZSHM_EALREADY_TAKEN: c_int = 13;
+
+/// What a `fuzzshm_t` holds: an open marker, then the region.
+#[repr(C)]
+pub struct Handle {
+    /// [`OPEN`] while `mem` holds a live region; anything else means closed.
+    state: u64,
+    mem: MaybeUninit<SharedMem>,
+}
+
+/// The marker of an open handle. A 64-bit pattern, so storage that was
+/// zeroed, closed or never filled does not pass for an open handle by chance.
+const OPEN: u64 = 0x6675_7a7a_7368_6d21; // "fuzzshm!"
+
+const_assert!(size_of::<Handle>() <= HANDLE_SIZE);
+const_assert!(align_of::<Handle>() <= HANDLE_ALIGN);
+
+/// The status code for an error: a `FUZZSHM_E*` code or `-errno`.
+fn status_of(error: Error) -> c_int {
+    match error {
+        Error::Os { errno, .. } => -errno.raw_os_error(),
+        Error::SizeOverflow { .. } => FUZZSHM_ESIZE_OVERFLOW,
+        Error::ValueTooLarge { .. } => FUZZSHM_EVALUE_TOO_LARGE,
+        Error::CorruptValueLen { .. } => FUZZSHM_ECORRUPT_VALUE_LEN,
+        Error::TooSmall { .. } => FUZZSHM_ETOO_SMALL,
+        Error::TooLarge { .. } => FUZZSHM_ETOO_LARGE,
+        Error::NotRegularFile { .. } => FUZZSHM_ENOT_REGULAR_FILE,
+        Error::NotPipe { .. } => FUZZSHM_ENOT_PIPE,
+        Error::Shrink { .. } => FUZZSHM_ESHRINK,
+        Error::Misaligned { .. } => FUZZSHM_EMISALIGNED,
+        Error::NameCollision { .. } => FUZZSHM_ENAME_COLLISION,
+        Error::AlreadyTaken => FUZZSHM_EALREADY_TAKEN,
+    }
+}
+
+fn status(result: Result<()>) -> c_int {
+    result.map_or_else(status_of, |()| 0)
+}
+
+/// Fills `out` with the outcome of a constructor; a failure leaves it
+/// closed, so a later call on it is refused rather than misread.
+///
+/// # Safety
+///
+/// `out` is non-null and valid for writes of a `Handle`.
+unsafe fn install(out: *mut Handle, made: Result<SharedMem>) -> c_int {
+    let (state, mem, code) = match made {
+        Ok(mem) => (OPEN, MaybeUninit::new(mem), 0),
+        Err(error) => (0, MaybeUninit::uninit(), status_of(error)),
+    };
+    // SAFETY: the caller's contract; `write` does not read (or drop) what
+    // the storage held before, which may be uninitialised.
+    unsafe { out.write(Handle { state, mem }) };
+    code
+}
+
+/// Runs a constructor into `out`, unless `out` is null.
+///
+/// # Safety
+///
+/// `out` is null or valid for writes of a `Handle`.
+unsafe fn construct(out: *mut Handle, make: impl FnOnce() -> Result<SharedMem>) -> c_int {
+    if out.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: non-null, and valid for writes by the caller's contract.
+    unsafe { install(out, make()) }
+}
+
+/// The region of an open handle, for reading.
+///
+/// # Safety
+///
+/// `handle` is null or points to a `fuzzshm_t` that a constructor filled
+/// or that is zeroed, and no `&mut` to it is alive.
+unsafe fn open_ref<'a>(handle: *const Handle) -> core::result::Result<&'a SharedMem, c_int> {
+    // SAFETY: null is checked by `as_ref`; otherwise the caller's contract.
+    match unsafe { handle.as_ref() } {
+        None => Err(FUZZSHM_ENULL),
+        // SAFETY: `OPEN` is only ever stored together with a live region.
+        Some(handle) if handle.state == OPEN => Ok(unsafe { handle.mem.assume_init_ref() }),
+        Some(_) => Err(FUZZSHM_ECLOSED),
+    }
+}
+
+/// The region of an open handle, for writing.
+///
+/// # Safety
+///
+/// As [`open_ref`], and no other reference to the handle is alive.
+unsafe fn open_mut<'a>(handle: *mut Handle) -> core::result::Result<&'a mut SharedMem, c_int> {
+    // SAFETY: null is checked by `as_mut`; otherwise the caller's contract.
+    match unsafe { handle.as_mut() } {
+        None => Err(FUZZSHM_ENULL),
+        // SAFETY: `OPEN` is only ever stored together with a live region.
+        Some(handle) if handle.state == OPEN => Ok(unsafe { handle.mem.assume_init_mut() }),
+        Some(_) => Err(FUZZSHM_ECLOSED),
+    }
+}
+
+/// Takes ownership of a descriptor number, refusing one that cannot be.
+fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
+    if fd < 0 {
+        return Err(Error::Os {
+            call: "fuzzshm_from_fd",
+            errno: rustix::io::Errno::BADF,
+        });
+    }
+    // SAFETY: non-negative, and the C caller hands its ownership over (the
+    // contract of every function that calls this).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `sharedMemSize(capacity)`: the size of a region holding `capacity`
+/// value bytes, or 0 if it would not fit in the address space.
+#[no_mangle]
+pub extern "C" fn fuzzshm_region_size(capacity: usize) -> usize {
+    region_size(capacity).unwrap_or(0)
+}
+
+/// [`SharedMem::temp_file`]: a region of `capacity` value bytes in a new
+/// `fuzz-*` file in `$TMPDIR` (or `/tmp` if it is unset or empty), removed
+/// on close.
+///
+/// # Safety
+///
+/// `out` is null or valid for writes of `fuzzshm_t` and holds no open handle
+/// (one would be leaked).
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_temp_file(out: *mut Handle, capacity: usize) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { construct(out, || SharedMem::create_at(temp_dir(), capacity)) }
+}
+
+/// `$TMPDIR` if set and not empty, else `/tmp`, as the C library sees it.
+fn temp_dir() -> &'static CStr {
+    // SAFETY: a NUL-terminated name; `getenv` returns null or a
+    // NUL-terminated string that stays valid until the environment changes,
+    // and it is used only before this function's caller returns.
+    let tmpdir = unsafe { libc::getenv(c"TMPDIR".as_ptr()) };
+    // SAFETY: as above: null is checked, otherwise NUL-terminated.
+    match unsafe { tmpdir.as_ref() }.map(|first| unsafe { CStr::from_ptr(first) }) {
+        Some(dir) if !dir.is_empty() => dir,
+        _ => c"/tmp",
+    }
+}
+
+/// [`SharedMem::create_in`]: as [`fuzzshm_temp_file`], in the directory
+/// open as `dir_fd` (borrowed; the handle keeps its own duplicate).
+///
+/// # Safety
+///
+/// As [`fuzzshm_temp_file`]; `dir_fd` is an open descriptor or negative.
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_create_in(
+    out: *mut Handle,
+    dir_fd: c_int,
+    capacity: usize,
+) -> c_int {
+    if dir_fd < 0 {
+        return -rustix::io::Errno::BADF.raw_os_error();
+    }
+    // SAFETY: borrowed for this call only; the caller keeps it open.
+    let dir = unsafe { rustix::fd::BorrowedFd::borrow_raw(dir_fd) };
+    // SAFETY: the caller's contract, passed on.
+    unsafe { construct(out, || SharedMem::create_in(dir, capacity)) }
+}
+
+/// [`SharedMem::memfd`]: a region of `capacity` value bytes in a sealed
+/// memfd. `-ENOSYS` where the system has no memfd.
+///
+/// # Safety
+///
+/// As [`fuzzshm_temp_file`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_memfd(out: *mut Handle, capacity: usize) -> c_int {
+    #[cfg(fuzzshm_memfd)]
+    let make = || SharedMem::memfd(capacity);
+    #[cfg(not(fuzzshm_memfd))]
+    let make = || {
+        Err(Error::Os {
+            call: "memfd_create",
+            errno: rustix::io::Errno::NOSYS,
+        })
+    };
+    // SAFETY: the caller's contract, passed on.
+    unsafe { construct(out, make) }
+}
+
+/// [`SharedMem::from_fd`]: maps the whole file or memfd `fd`, as a worker
+/// maps the region it inherits. Takes ownership of `fd`: it is closed on
+/// close, and on failure too (a negative `fd` is refused with `-EBADF`).
+///
+/// # Safety
+///
+/// As [`fuzzshm_temp_file`]; `fd` is negative or an open descriptor the
+/// caller owns and gives up.
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
+    if out.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: non-null, and valid for writes by the caller's contract.
+    unsafe { install(out, owned_fd(fd).and_then(SharedMem::from_fd)) }
+}
+
+/// [`SharedMem::map_file`]: maps the first `size` bytes (header included)
+/// of `fd`. Ownership of `fd` as for [`fuzzshm_from_fd`].
+///
+/// # Safety
+///
+/// As [`fuzzshm_from_fd`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usize) -> c_int {
+    if out.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    let made = owned_fd(fd).and_then(|fd| SharedMem::map_file(fd, size));
+    // SAFETY: non-null, and valid for writes by the caller's contract.
+    unsafe { install(out, made) }
+}
+
+/// [`WorkerComm::from_inherited`]: a worker takes fds 3 (`fuzz_in`), 4
+/// (`fuzz_out`) and 5 (the region), as a Go worker does. On success the
+/// region is in `mem`, and the pipe descriptors, now the caller's, in
+/// `*fuzz_in` and `*fuzz_out`. Once per process (`FUZZSHM_EALREADY_TAKEN`).
+///
+/// # Safety
+///
+/// `mem` as `out` of [`fuzzshm_temp_file`]; `fuzz_in` and `fuzz_out` null
+/// or valid for writes of an `int`.
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_worker_comm(
+    mem: *mut Handle,
+    fuzz_in: *mut c_int,
+    fuzz_out: *mut c_int,
+) -> c_int {
+    if mem.is_null() || fuzz_in.is_null() || fuzz_out.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    let comm = WorkerComm::from_inherited();
+    let made = comm.map(|comm| {
+        // SAFETY: both non-null, and valid for writes by the caller's contract.
+        unsafe {
+            fuzz_in.write(into_raw(comm.fuzz_in));
+            fuzz_out.write(into_raw(comm.fuzz_out));
+        }
+        comm.mem
+    });
+    // SAFETY: non-null, and valid for writes by the caller's contract.
+    unsafe { install(mem, made) }
+}
+
+fn into_raw(fd: OwnedFd) -> RawFd {
+    rustix::fd::IntoRawFd::into_raw_fd(fd)
+}
+
+/// [`SharedMem::close`]: unmaps, closes the descriptor and removes the file
+/// if this process created it; the handle is closed even when one of those
+/// fails (the status is the first failure).
+///
+/// # Safety
+///
+/// `mem` is null, zeroed, or a handle a constructor filled; no pointer from
+/// [`fuzzshm_header`], [`fuzzshm_value`] or [`fuzzshm_value_buffer`] is used
+/// afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_close(mem: *mut Handle) -> c_int {
+    // SAFETY: the caller's contract.
+    if let Err(code) = unsafe { open_mut(mem) } {
+        return code;
+    }
+    // SAFETY: `open_mut` checked `mem` is non-null and open, so `mem`
+    // holds a live region; marking it closed first means it is read out
+    // exactly once.
+    let region = unsafe {
+        (*mem).state = 0;
+        (*mem).mem.assume_init_read()
+    };
+    status(region.close())
+}
+
+/// [`Region::header`](crate::Region::header): the header, valid until
+/// `mem` is closed, remapped or resized; null if `mem` is null or closed.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_header(mem: *const Handle) -> *mut Header {
+    // SAFETY: the caller's contract.
+    unsafe { open_ref(mem) }.map_or(ptr::null_mut(), |mem| {
+        ptr::from_ref(mem.header()).cast_mut()
+    })
+}
+
+/// [`Region::value`](crate::Region::value): the value's address and length,
+/// refused with `FUZZSHM_ECORRUPT_VALUE_LEN` if the header's `valueLen` is
+/// negative or beyond the capacity. On any error `*data` is null and `*len`
+/// zero.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`]; `data` and `len` null or valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_value(
+    mem: *const Handle,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> c_int {
+    if data.is_null() || len.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: the caller's contract.
+    let value = unsafe { open_ref(mem) }.and_then(|mem| mem.value().map_err(status_of));
+    let (address, length, code) = match value {
+        Ok(value) => (value.as_ptr(), value.len(), 0),
+        Err(code) => (ptr::null(), 0, code),
+    };
+    // SAFETY: both non-null, and valid for writes by the caller's contract.
+    unsafe {
+        data.write(address);
+        len.write(length);
+    }
+    code
+}
+
+/// [`SharedMem::value_buffer_mut`]: the whole value area, `*capacity`
+/// bytes, to write an input in place before [`fuzzshm_set_value_len`]. On
+/// error `*data` is null and `*capacity` zero.
+///
+/// # Safety
+///
+/// As [`fuzzshm_value`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_value_buffer(
+    mem: *mut Handle,
+    data: *mut *mut u8,
+    capacity: *mut usize,
+) -> c_int {
+    if data.is_null() || capacity.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: the caller's contract.
+    let (address, length, code) = match unsafe { open_mut(mem) } {
+        Ok(mem) => {
+            let buffer = mem.value_buffer_mut();
+            (buffer.as_mut_ptr(), buffer.len(), 0)
+        }
+        Err(code) => (ptr::null_mut(), 0, code),
+    };
+    // SAFETY: both non-null, and valid for writes by the caller's contract.
+    unsafe {
+        data.write(address);
+        capacity.write(length);
+    }
+    code
+}
+
+/// [`SharedMem::set_value`]: copies `len` bytes from `data` in as the
+/// value, crash-consistently. `data` may point into the region's own value
+/// area (the bytes are moved), and may be null when `len` is 0.
+/// `FUZZSHM_EVALUE_TOO_LARGE` leaves the region unchanged.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`]; `data` is null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_set_value(mem: *mut Handle, data: *const u8, len: usize) -> c_int {
+    // SAFETY: the caller's contract.
+    let mem = match unsafe { open_mut(mem) } {
+        Ok(mem) => mem,
+        Err(code) => return code,
+    };
+    if data.is_null() {
+        return if len == 0 {
+            status(mem.set_value(&[]))
+        } else {
+            FUZZSHM_ENULL
+        };
+    }
+    // SAFETY: `data` is valid for reads of `len` bytes (the caller's
+    // contract), and C holds no Rust reference into them.
+    status(unsafe { mem.set_value_from(data, len) })
+}
+
+/// [`SharedMem::set_value_len`]: publishes `len` as the value length after
+/// the bytes were written through [`fuzzshm_value_buffer`].
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_set_value_len(mem: *mut Handle, len: usize) -> c_int {
+    // SAFETY: the caller's contract.
+    match unsafe { open_mut(mem) } {
+        Ok(mem) => status(mem.set_value_len(len)),
+        Err(code) => code,
+    }
+}
+
+/// [`Region::capacity`](crate::Region::capacity): the value capacity in
+/// bytes; 0 if `mem` is null or closed.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_capacity(mem: *const Handle) -> usize {
+    // SAFETY: the caller's contract.
+    unsafe { open_ref(mem) }.map_or(0, |mem| mem.capacity())
+}
+
+/// The region's descriptor, still owned by the handle (to pass to a
+/// worker as fd 5); -1 if `mem` is null or closed.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_fd(mem: *const Handle) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe { open_ref(mem) }.map_or(-1, |mem| mem.as_fd().as_raw_fd())
+}
+
+/// [`SharedMem::resize`]: grows the region to `capacity` value bytes,
+/// keeping header and value; never shrinks (`FUZZSHM_ESHRINK`). Pointers
+/// into the old mapping are invalid afterwards.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_resize(mem: *mut Handle, capacity: usize) -> c_int {
+    // SAFETY: the caller's contract.
+    match unsafe { open_mut(mem) } {
+        Ok(mem) => status(mem.resize(capacity)),
+        Err(code) => code,
+    }
+}
+
+/// [`SharedMem::remap`]: adopts the file's current size after a peer
+/// resized it; `*changed` (if not null) says whether the mapping moved, in
+/// which case pointers into the old one are invalid.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`]; `changed` null or valid for writes of an `int`.
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_remap(mem: *mut Handle, changed: *mut c_int) -> c_int {
+    // SAFETY: the caller's contract.
+    let remapped = match unsafe { open_mut(mem) } {
+        Ok(mem) => mem.remap(),
+        Err(code) => return code,
+    };
+    match remapped {
+        Ok(moved) => {
+            // SAFETY: null is checked; otherwise valid by the caller's contract.
+            if let Some(changed) = unsafe { changed.as_mut() } {
+                *changed = c_int::from(moved);
+            }
+            0
+        }
+        Err(error) => status_of(error),
+    }
+}
+
+/// A static, NUL-terminated description of a status; for `-errno` it
+/// names the class only (use `strerror(-status)` for the rest).
+#[no_mangle]
+pub extern "C" fn fuzzshm_strerror(status: c_int) -> *const c_char {
+    let text: &'static CStr = match status {
+        0 => c"success",
+        FUZZSHM_ENULL => c"a required pointer is null",
+        FUZZSHM_ECLOSED => c"the handle is not open",
+        FUZZSHM_ESIZE_OVERFLOW => c"the region would not fit in the address space",
+        FUZZSHM_EVALUE_TOO_LARGE => c"the value exceeds the region's capacity",
+        FUZZSHM_ECORRUPT_VALUE_LEN => c"the header's valueLen is negative or beyond the capacity",
+        FUZZSHM_ETOO_SMALL => c"the file is too small for the size asked",
+        FUZZSHM_ETOO_LARGE => c"the file is larger than this process can map",
+        FUZZSHM_ENOT_REGULAR_FILE => c"the descriptor is not a regular file or memfd",
+        FUZZSHM_ENOT_PIPE => c"an inherited descriptor is not a pipe",
+        FUZZSHM_ESHRINK => c"regions never shrink",
+        FUZZSHM_EMISALIGNED => c"the memory is not aligned for the header",
+        FUZZSHM_ENAME_COLLISION => c"no free fuzz-* file name",
+        FUZZSHM_EALREADY_TAKEN => c"the worker's descriptors were already taken",
+        code if code < 0 => c"a system call failed; -status is its errno",
+        _ => c"unknown fuzzshm status",
+    };
+    text.as_ptr()
+}
+
+/// A `no_std` staticlib needs a panic handler, and the C program linking it
+/// has no Rust runtime to supply one. Nothing in fuzzshm panics on any
+/// input; should a bug make it, the process aborts at once, as
+/// `panic = "abort"` would.
+#[cfg(all(not(feature = "std"), not(test)))]
+#[panic_handler]
+fn abort_on_panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: `abort` has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+/// The precompiled `core` is built for unwinding and so refers to this
+/// symbol, which `std` would define. Under `panic = "abort"` no frame ever
+/// unwinds, so it is never called; it exists so that the C program links
+/// without nightly's `-Zbuild-std`. Aborts if it ever is called.
+#[cfg(all(not(feature = "std"), not(test)))]
+#[no_mangle]
+extern "C" fn rust_eh_personality() {
+    // SAFETY: `abort` has no preconditions and does not return.
+    unsafe { libc::abort() }
+}

@@ -1,0 +1,216 @@
+//! The C ABI, from C: `include/fuzzshm.h` compiled by the C compiler and
+//! checked number by number against the crate, and a C coordinator and a C
+//! worker (`tests/c/pair.c`) in two processes, linked against the static
+//! library built as the README says (`--no-default-features --features
+//! capi`, `panic = "abort"`), for the target these tests run on.
+//!
+//! Needs `--features capi` (`.ci/test` passes it) and a C compiler (`cc`,
+//! or `$CC`).
+#![cfg(feature = "capi")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use fuzzshm::capi::*;
+use fuzzshm::{offsets, HEADER_SIZE};
+
+const TARGET: &str = env!("FUZZSHM_TARGET");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const SCRATCH: &str = env!("CARGO_TARGET_TMPDIR");
+
+fn root(path: &str) -> PathBuf {
+    Path::new(ROOT).join(path)
+}
+
+fn scratch(path: &str) -> PathBuf {
+    Path::new(SCRATCH).join("capi").join(path)
+}
+
+/// The C compiler for this target; `c++` for the C++ check.
+fn compiler(cxx: bool) -> Command {
+    let (var, default) = if cxx { ("CXX", "c++") } else { ("CC", "cc") };
+    let mut command = Command::new(std::env::var(var).unwrap_or_else(|_| default.into()));
+    command.arg(format!("-I{ROOT}/include"));
+    command.args(["-Wall", "-Wextra", "-Werror"]);
+    if cfg!(all(target_arch = "x86", target_pointer_width = "32")) {
+        command.arg("-m32");
+    }
+    command
+}
+
+/// Runs `command` to success and returns its standard output.
+fn run(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// The staticlib, built once per test run, for this target.
+fn staticlib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let target_dir = scratch("build");
+        run(Command::new(option_env!("CARGO").unwrap_or("cargo"))
+            .current_dir(ROOT)
+            .args(["rustc", "--quiet", "--lib", "--profile", "capi"])
+            .args(["--no-default-features", "--features", "capi"])
+            .args(["--crate-type", "staticlib", "--target", TARGET])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            // A sanitizer's flags for the tests would demand its runtime
+            // from a C program that does not link it.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS"));
+        target_dir.join(TARGET).join("capi").join("libfuzzshm.a")
+    })
+}
+
+/// `tests/c/<name>.c` compiled (and linked with the staticlib if `link`).
+fn c_program(name: &str, link: bool) -> PathBuf {
+    let exe = scratch(name);
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    let mut command = compiler(false);
+    command
+        .arg("-std=c11")
+        .arg(root(&format!("tests/c/{name}.c")));
+    if link {
+        command.arg(staticlib()).arg("-lpthread");
+    }
+    run(command.arg("-o").arg(&exe));
+    exe
+}
+
+/// Every `#define FUZZSHM_*` number in the header, by name without prefix.
+fn header_numbers() -> BTreeSet<String> {
+    let header = std::fs::read_to_string(root("include/fuzzshm.h")).unwrap();
+    header
+        .lines()
+        .filter_map(|line| line.strip_prefix("#define FUZZSHM_"))
+        .filter_map(|rest| {
+            let (name, value) = rest.split_once(' ')?;
+            let value = value.split_whitespace().next()?;
+            value.parse::<i64>().is_ok().then(|| name.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn header_numbers_and_layout_match_the_crate() {
+    let printed: BTreeMap<String, i64> = run(&mut Command::new(c_program("layout", false)))
+        .lines()
+        .map(|line| {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            (name.to_owned(), value.parse().unwrap())
+        })
+        .collect();
+    let usize = |n: usize| i64::try_from(n).unwrap();
+    let expected: BTreeMap<&str, i64> = [
+        ("HEADER_SIZE", usize(HEADER_SIZE)),
+        ("sizeof(fuzzshm_header_t)", usize(HEADER_SIZE)),
+        ("OFFSET_COUNT", usize(offsets::COUNT)),
+        ("OFFSET_VALUE_LEN", usize(offsets::VALUE_LEN)),
+        ("OFFSET_RAND_STATE", usize(offsets::RAND_STATE)),
+        ("OFFSET_RAND_INC", usize(offsets::RAND_INC)),
+        ("OFFSET_RAW_IN_MEM", usize(offsets::RAW_IN_MEM)),
+        ("sizeof(value_len)", usize(size_of::<isize>())),
+        ("HANDLE_SIZE", usize(HANDLE_SIZE)),
+        ("sizeof(fuzzshm_t)", usize(HANDLE_SIZE)),
+        ("alignof(fuzzshm_t)", usize(HANDLE_ALIGN)),
+        ("FUZZ_IN_FD", fuzzshm::FUZZ_IN_FD.into()),
+        ("FUZZ_OUT_FD", fuzzshm::FUZZ_OUT_FD.into()),
+        ("MEM_FD", fuzzshm::MEM_FD.into()),
+        ("ENULL", FUZZSHM_ENULL.into()),
+        ("ECLOSED", FUZZSHM_ECLOSED.into()),
+        ("ESIZE_OVERFLOW", FUZZSHM_ESIZE_OVERFLOW.into()),
+        ("EVALUE_TOO_LARGE", FUZZSHM_EVALUE_TOO_LARGE.into()),
+        ("ECORRUPT_VALUE_LEN", FUZZSHM_ECORRUPT_VALUE_LEN.into()),
+        ("ETOO_SMALL", FUZZSHM_ETOO_SMALL.into()),
+        ("ETOO_LARGE", FUZZSHM_ETOO_LARGE.into()),
+        ("ENOT_REGULAR_FILE", FUZZSHM_ENOT_REGULAR_FILE.into()),
+        ("ENOT_PIPE", FUZZSHM_ENOT_PIPE.into()),
+        ("ESHRINK", FUZZSHM_ESHRINK.into()),
+        ("EMISALIGNED", FUZZSHM_EMISALIGNED.into()),
+        ("ENAME_COLLISION", FUZZSHM_ENAME_COLLISION.into()),
+        ("EALREADY_TAKEN", FUZZSHM_EALREADY_TAKEN.into()),
+    ]
+    .into_iter()
+    .collect();
+    for (name, value) in &expected {
+        assert_eq!(printed.get(*name), Some(value), "{name}: C against Rust");
+    }
+    // No number in the header escapes the comparison above.
+    for name in header_numbers() {
+        assert!(
+            expected.contains_key(name.as_str()),
+            "FUZZSHM_{name} is in fuzzshm.h but not compared with the crate"
+        );
+    }
+    assert_eq!(printed.len(), expected.len(), "layout.c prints {printed:?}");
+}
+
+/// The function names a text declares: the identifier before each `(` of
+/// a line that `declares` picks.
+fn names(text: &str, declares: impl Fn(&str) -> bool) -> BTreeSet<String> {
+    text.lines()
+        .filter(|line| declares(line))
+        .filter_map(|line| {
+            let before = &line[..line.find('(')?];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            Some(before[start..].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn header_declares_exactly_the_exported_functions() {
+    let header = std::fs::read_to_string(root("include/fuzzshm.h")).unwrap();
+    let declared = names(&header, |line| {
+        !line.starts_with([' ', '#', '/', 'F']) && line.contains("fuzzshm_") && line.ends_with(");")
+    });
+    let rust = std::fs::read_to_string(root("src/capi.rs")).unwrap();
+    let exported = names(&rust, |line| line.contains("extern \"C\" fn fuzzshm_"));
+    assert_eq!(declared, exported);
+    for returns_each_type in ["fuzzshm_region_size", "fuzzshm_header", "fuzzshm_strerror"] {
+        assert!(declared.contains(returns_each_type), "{returns_each_type}");
+    }
+}
+
+#[test]
+fn header_compiles_as_cxx() {
+    run(compiler(true)
+        .args(["-std=c++11", "-x", "c++", "-fsyntax-only"])
+        .arg(root("include/fuzzshm.h")));
+}
+
+/// `tests/c/pair.c`, linked once for both backings.
+fn pair() -> &'static Path {
+    static PAIR: OnceLock<PathBuf> = OnceLock::new();
+    PAIR.get_or_init(|| c_program("pair", true))
+}
+
+#[test]
+fn c_coordinator_and_worker_over_a_memfd() {
+    let output = run(Command::new(pair()).arg("memfd"));
+    assert!(output.contains("pair memfd: ok"), "{output}");
+}
+
+#[test]
+fn c_coordinator_and_worker_over_a_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(Command::new(pair()).arg("temp").env("TMPDIR", dir.path()));
+    assert!(output.contains("pair temp: ok"), "{output}");
+    // Removed on close: nothing left in TMPDIR.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
