@@ -1,86 +1,259 @@
 //! How `set_value` copies an input into shared memory.
 //!
-//! Small and medium inputs go through `ptr::copy_nonoverlapping` (libc's
-//! `memcpy`), which is the best there is while the data fits in cache. A
-//! large input is written with non-temporal (streaming) stores instead: it
-//! will not fit in the cache anyway, the writer does not read it back, and
-//! the reader is another process. Plain stores would first read every
-//! destination line into the cache (read-for-ownership) and then evict it,
-//! doubling the memory traffic; streaming stores skip both. On this
-//! project's AMD EPYC machines glibc 2.36's `memcpy` of 64 MiB ran at half
-//! the speed of Go's `memmove`, which streams above a size threshold too;
-//! `BENCHMARKS.md` has the numbers.
+//! Small inputs go through `ptr::copy_nonoverlapping` (libc's `memcpy`),
+//! which is the best there is below a few KiB. From 4 KiB on, on x86-64
+//! CPUs with AVX, a loop of 32-byte vector moves takes over: glibc 2.36's
+//! `memcpy` switches to `rep movsb` at 4 KiB, which on this project's AMD
+//! EPYC machines is 15-30% slower than the vector loop that Go's `memmove`
+//! uses there. From 8 MiB on, the loop writes with non-temporal (streaming)
+//! stores instead: the input no longer fits in the cache anyway, the writer
+//! does not read it back, and the reader is another process, so plain
+//! stores would first read every destination line into the cache
+//! (read-for-ownership) and then evict it, doubling the memory traffic; Go
+//! streams large copies too. Below 8 MiB the cached loop wins, and leaves
+//! the input in the cache for the worker. `BENCHMARKS.md` has the numbers.
 
-/// From this size on, a copy streams past the cache: the copy no longer
-/// fits in a typical L2 and would only evict the reader's working set.
-// Only the x86-64 streaming path (and the tests) read it.
+use core::ptr;
+
+/// From this size on the AVX loop beats `memcpy` (its `rep movsb` path).
 #[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
-pub(crate) const STREAMING_THRESHOLD: usize = 4 << 20;
+pub(crate) const VECTOR_THRESHOLD: usize = 4 << 10;
 
-/// Copies `len` bytes from `src` to `dst`, streaming large copies past the
-/// cache. Every byte is globally visible, in order before any later store,
-/// when this returns (the streaming path ends with `sfence`), so a release
-/// store that follows publishes all of them.
+/// From this size on a copy streams past the cache: it is a quarter of a
+/// typical server L3, where streaming and the cached loop break even.
+#[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
+pub(crate) const STREAMING_THRESHOLD: usize = 8 << 20;
+
+/// Runs `before_stores`, then copies `len` bytes from `src` to `dst`. Every
+/// byte is globally visible, in order before any later store, when this
+/// returns (the streaming path ends with `sfence`), so a release store that
+/// follows publishes all of them.
+///
+/// A small copy loads its source *before* `before_stores` runs: that
+/// closure stores to the header (`set_value` withdraws the old length), and
+/// a load issued after a store to an address with the same low 12 bits (as
+/// an input at the start of a page has, against the header's `valueLen` at
+/// offset 8) waits on a false dependency on that store ("4K aliasing").
+/// Only stores are ordered for crash consistency, so reading early is free.
 ///
 /// # Safety
 ///
 /// `src` must be valid for reads and `dst` for writes of `len` bytes, and
 /// the two ranges must not overlap.
-#[inline]
-pub(crate) unsafe fn copy_to_shared(src: *const u8, dst: *mut u8, len: usize) {
+// Always inlined, into an always-inlined `set_value`: the small path is a
+// handful of instructions, and the large paths call out of line anyway.
+#[inline(always)]
+pub(crate) unsafe fn copy_to_shared(
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+    before_stores: impl FnOnce(),
+) {
+    if len <= SMALL_COPY_MAX {
+        // SAFETY: the caller's contract.
+        unsafe { copy_small(src, dst, len, before_stores) };
+        return;
+    }
+    before_stores();
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    if len >= STREAMING_THRESHOLD {
-        // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { stream_x86_64(src, dst, len) };
+    if len >= VECTOR_THRESHOLD && x86_64::has_avx() {
+        // SAFETY: the caller's contract; AVX was just detected.
+        unsafe {
+            if len >= STREAMING_THRESHOLD {
+                x86_64::copy_avx::<true>(src, dst, len);
+            } else {
+                x86_64::copy_avx::<false>(src, dst, len);
+            }
+        }
         return;
     }
     // SAFETY: the caller's contract.
-    unsafe { core::ptr::copy_nonoverlapping(src, dst, len) };
+    unsafe { ptr::copy_nonoverlapping(src, dst, len) };
 }
 
-/// The streaming copy: plain copies up to a 16-byte boundary of `dst`, then
-/// 128 bytes a step with `movntdq` (SSE2, which every x86-64 CPU has), the
-/// tail plainly, and `sfence` to order the weakly-ordered streaming stores
-/// before whatever the caller stores next.
+/// Up to this size a copy is a few loads and stores inline: calling
+/// `memcpy` (through the PLT, then its size dispatch) costs about as much
+/// as copying 64 bytes.
+pub(crate) const SMALL_COPY_MAX: usize = 64;
+
+/// Copies `len <= SMALL_COPY_MAX` bytes as overlapping chunks from both
+/// ends, for the largest chunk that fits, all loaded before
+/// `before_stores` runs. The chunks are integers, not byte arrays, so they
+/// stay in registers across `before_stores` (a compiler fence).
 ///
 /// # Safety
 ///
-/// As for [`copy_to_shared`].
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-#[inline(never)]
-unsafe fn stream_x86_64(src: *const u8, dst: *mut u8, len: usize) {
-    use core::arch::x86_64::{
-        __m128i, _mm_loadu_si128, _mm_prefetch, _mm_sfence, _mm_stream_si128, _MM_HINT_NTA,
-    };
-
-    let head = dst.align_offset(16).min(len);
-    // SAFETY: `head <= len`, inside both ranges, which do not overlap.
-    unsafe { core::ptr::copy_nonoverlapping(src, dst, head) };
-    let mut done = head;
-    while len - done >= 128 {
-        // SAFETY: `done + 128 <= len`, so all eight 16-byte loads and stores
-        // are inside the ranges; `dst + done` is 16-byte aligned (it starts
-        // aligned after `head` and advances by 128), as `movntdq` needs;
-        // the loads are unaligned ones. A prefetch never faults, so its
-        // address may run past the end.
-        unsafe {
-            // Fetch the source well ahead, past the cache, as it streams.
-            _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(done + 448).cast());
-            _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(done + 640).cast());
-            let from = src.add(done).cast::<__m128i>();
-            let to = dst.add(done).cast::<__m128i>();
-            let lanes = [0, 1, 2, 3, 4, 5, 6, 7].map(|i| _mm_loadu_si128(from.add(i)));
-            for (i, lane) in lanes.into_iter().enumerate() {
-                _mm_stream_si128(to.add(i), lane);
+/// As for [`copy_to_shared`], and `len <= SMALL_COPY_MAX`.
+#[inline(always)]
+unsafe fn copy_small(src: *const u8, dst: *mut u8, len: usize, before_stores: impl FnOnce()) {
+    // SAFETY: in every arm each chunk lies inside both ranges: for `len`
+    // in 33..=64 the chunks are [0, 32) and [len - 32, len); otherwise
+    // `size_of::<T>() <= len` and they are [0, T) and [len - T, len).
+    unsafe {
+        match len {
+            33..=64 => {
+                let (head, tail) = (load::<u128>(src, 0), load::<u128>(src, 16));
+                let last = len - 32;
+                let (head2, tail2) = (load::<u128>(src, last), load::<u128>(src, last + 16));
+                before_stores();
+                store(dst, 0, head);
+                store(dst, 16, tail);
+                store(dst, last, head2);
+                store(dst, last + 16, tail2);
             }
+            16..=32 => copy_ends::<u128>(src, dst, len, before_stores),
+            8..=15 => copy_ends::<u64>(src, dst, len, before_stores),
+            4..=7 => copy_ends::<u32>(src, dst, len, before_stores),
+            2..=3 => copy_ends::<u16>(src, dst, len, before_stores),
+            1 => copy_ends::<u8>(src, dst, len, before_stores),
+            _ => before_stores(),
         }
-        done += 128;
     }
-    // SAFETY: the remaining `len - done` bytes are inside both ranges.
-    unsafe { core::ptr::copy_nonoverlapping(src.add(done), dst.add(done), len - done) };
-    // SAFETY: `sfence` has no memory-safety preconditions; SSE is part of
-    // the x86-64 baseline.
-    unsafe { _mm_sfence() };
+}
+
+/// The first and the last `size_of::<T>()` bytes.
+///
+/// # Safety
+///
+/// `size_of::<T>() <= len`, and the ranges as for [`copy_to_shared`].
+#[inline(always)]
+unsafe fn copy_ends<T: Copy>(
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+    before_stores: impl FnOnce(),
+) {
+    let last = len - core::mem::size_of::<T>();
+    // SAFETY: the caller's contract.
+    unsafe {
+        let (head, tail) = (load::<T>(src, 0), load::<T>(src, last));
+        before_stores();
+        store(dst, 0, head);
+        store(dst, last, tail);
+    }
+}
+
+/// # Safety
+///
+/// `src + at` is valid for reads of a `T`; no alignment needed.
+#[inline(always)]
+unsafe fn load<T: Copy>(src: *const u8, at: usize) -> T {
+    // SAFETY: the caller's contract.
+    unsafe { src.add(at).cast::<T>().read_unaligned() }
+}
+
+/// # Safety
+///
+/// `dst + at` is valid for writes of a `T`; no alignment needed.
+#[inline(always)]
+unsafe fn store<T: Copy>(dst: *mut u8, at: usize, chunk: T) {
+    // SAFETY: the caller's contract.
+    unsafe { dst.add(at).cast::<T>().write_unaligned(chunk) }
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+mod x86_64 {
+    use core::arch::x86_64::{
+        __cpuid, __m256i, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_stream_si256,
+        _mm_prefetch, _mm_sfence, _xgetbv, _MM_HINT_NTA,
+    };
+    use core::ptr;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// Whether the CPU has AVX and the kernel saves its registers; asked
+    /// once, with `cpuid` and `xgetbv` (no `std`, so no
+    /// `is_x86_feature_detected!`).
+    #[inline]
+    pub(super) fn has_avx() -> bool {
+        const UNKNOWN: u8 = 0;
+        const ABSENT: u8 = 1;
+        const PRESENT: u8 = 2;
+        static AVX: AtomicU8 = AtomicU8::new(UNKNOWN);
+        match AVX.load(Ordering::Relaxed) {
+            UNKNOWN => {
+                let present = detect_avx();
+                AVX.store(if present { PRESENT } else { ABSENT }, Ordering::Relaxed);
+                present
+            }
+            known => known == PRESENT,
+        }
+    }
+
+    #[cold]
+    fn detect_avx() -> bool {
+        const OSXSAVE: u32 = 1 << 27;
+        const AVX: u32 = 1 << 28;
+        // XCR0 bits 1 and 2: the OS saves SSE and AVX state on a switch.
+        const SSE_AND_AVX_STATE: u64 = 0b110;
+        #[allow(unused_unsafe)] // `__cpuid` is unsafe at our MSRV, safe in newer Rust
+        // SAFETY: `cpuid` exists on every x86-64 CPU, and leaf 1 always.
+        let features = unsafe { __cpuid(1) }.ecx;
+        // SAFETY: OSXSAVE says the OS enabled `xgetbv`, which `xgetbv0` needs.
+        features & (OSXSAVE | AVX) == OSXSAVE | AVX
+            && unsafe { xgetbv0() } & SSE_AND_AVX_STATE == SSE_AND_AVX_STATE
+    }
+
+    /// # Safety
+    ///
+    /// The CPU supports `xgetbv` (CPUID.1:ECX.OSXSAVE).
+    #[target_feature(enable = "xsave")]
+    unsafe fn xgetbv0() -> u64 {
+        // SAFETY: the caller's contract.
+        unsafe { _xgetbv(0) }
+    }
+
+    /// The vector copy: plain copies up to a 32-byte boundary of `dst`,
+    /// then 128 bytes a step with 32-byte loads and stores (streaming ones
+    /// with `STREAM`, fetching the source ahead past the cache), the tail
+    /// plainly, and with `STREAM` an `sfence` to order the weakly-ordered
+    /// streaming stores before whatever the caller stores next.
+    ///
+    /// # Safety
+    ///
+    /// As for [`copy_to_shared`](super::copy_to_shared), and the CPU has AVX.
+    #[target_feature(enable = "avx")]
+    #[inline(never)]
+    pub(super) unsafe fn copy_avx<const STREAM: bool>(src: *const u8, dst: *mut u8, len: usize) {
+        let head = dst.align_offset(32).min(len);
+        // SAFETY: `head <= len`, inside both ranges, which do not overlap.
+        unsafe { ptr::copy_nonoverlapping(src, dst, head) };
+        let mut done = head;
+        while len - done >= 128 {
+            // SAFETY: `done + 128 <= len`, so the four 32-byte loads and
+            // stores are inside the ranges; `dst + done` is 32-byte aligned
+            // (aligned after `head`, advancing by 128), as `vmovntdq`
+            // needs; the loads are unaligned ones. A prefetch never faults,
+            // so its address may run past the end.
+            unsafe {
+                let from = src.add(done).cast::<__m256i>();
+                let to = dst.add(done).cast::<__m256i>();
+                if STREAM {
+                    _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(done + 448).cast());
+                    _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(done + 640).cast());
+                }
+                let lanes = [0, 1, 2, 3].map(|i| _mm256_loadu_si256(from.add(i)));
+                for (i, lane) in lanes.into_iter().enumerate() {
+                    if STREAM {
+                        _mm256_stream_si256(to.add(i), lane);
+                    } else {
+                        _mm256_storeu_si256(to.add(i), lane);
+                    }
+                }
+            }
+            done += 128;
+        }
+        // SAFETY: the remaining `len - done` bytes are inside both ranges.
+        unsafe { ptr::copy_nonoverlapping(src.add(done), dst.add(done), len - done) };
+        if STREAM {
+            // `_mm_sfence` is unsafe at our MSRV, safe here in newer Rust.
+            #[allow(unused_unsafe)]
+            // SAFETY: `sfence` has no memory-safety preconditions; SSE is
+            // part of the x86-64 baseline.
+            unsafe {
+                _mm_sfence()
+            };
+        }
+    }
 }
 
 #[cfg(all(test, feature = "alloc"))]
@@ -90,17 +263,35 @@ mod tests {
     #[test]
     fn copies_every_size_and_alignment_exactly() {
         let len = STREAMING_THRESHOLD + 200;
+        // Sizes on both sides of each threshold, at aligned and odd offsets.
         let src: alloc::vec::Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
         for (offset, size) in [
             (0, len - 100),
             (1, len - 100),
             (13, STREAMING_THRESHOLD),
+            (31, STREAMING_THRESHOLD - 1),
+            (40, VECTOR_THRESHOLD),
+            (7, VECTOR_THRESHOLD - 1),
+            (1, VECTOR_THRESHOLD + 129),
             (40, 100),
             (0, 0),
+            (3, 1),
+            (5, 2),
+            (1, 3),
+            (2, 4),
+            (9, 7),
+            (6, 8),
+            (11, 15),
+            (40, 16),
+            (17, 31),
+            (40, 32),
+            (3, 33),
+            (40, 64),
+            (1, 65),
         ] {
             let mut dst = alloc::vec![0u8; len + 64];
             // SAFETY: `offset + size <= len + 64` and the vectors are distinct.
-            unsafe { copy_to_shared(src.as_ptr(), dst.as_mut_ptr().add(offset), size) };
+            unsafe { copy_to_shared(src.as_ptr(), dst.as_mut_ptr().add(offset), size, || {}) };
             assert_eq!(
                 &dst[offset..offset + size],
                 &src[..size],

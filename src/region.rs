@@ -134,26 +134,39 @@ impl Region {
         self.base.as_ptr().cast()
     }
 
+    #[inline]
     pub(crate) fn base(&self) -> NonNull<u8> {
         self.base.cast()
     }
 
+    #[inline]
     fn value_ptr(&self) -> *mut u8 {
         // SAFETY: `len >= HEADER_SIZE`, so the value area starts in bounds
         // (or one past the end, for a capacity of zero).
         unsafe { self.as_ptr().add(HEADER_SIZE) }
     }
 
-    /// The stored `valueLen`, if it is a length this region can hold.
+    /// The stored `valueLen`, if it is a length this region can hold. The
+    /// hot path of every read: one load and one compare, inlined into the
+    /// caller's crate; building the error is kept out of line.
+    #[inline]
     fn checked_value_len(&self) -> Result<usize> {
         let value_len = self.header().value_len();
-        let capacity = self.capacity();
-        match usize::try_from(value_len) {
-            Ok(len) if len <= capacity => Ok(len),
-            _ => Err(Error::CorruptValueLen {
-                value_len,
-                capacity,
-            }),
+        // A negative length turns into one above `isize::MAX`, and so above
+        // any capacity: one unsigned compare rejects both.
+        if value_len as usize <= self.capacity() {
+            Ok(value_len as usize)
+        } else {
+            Err(self.corrupt_value_len(value_len))
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn corrupt_value_len(&self, value_len: isize) -> Error {
+        Error::CorruptValueLen {
+            value_len,
+            capacity: self.capacity(),
         }
     }
 
@@ -205,7 +218,9 @@ impl Region {
     ///
     /// [`Error::ValueTooLarge`] if `bytes` is longer than the capacity
     /// (Go's `setValue` panics); the region is then left unchanged.
-    #[inline]
+    // Always inlined: a call, and a `Result` returned through memory, would
+    // cost as much as the copy of a small input.
+    #[inline(always)]
     pub fn set_value(&mut self, bytes: &[u8]) -> Result<()> {
         // SAFETY: a slice is valid for reads of its length.
         unsafe { self.set_value_from(bytes.as_ptr(), bytes.len()) }
@@ -224,28 +239,32 @@ impl Region {
     ///
     /// `src` must be valid for reads of `len` bytes, and no reference into
     /// the bytes it points to may be alive.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn set_value_from(&mut self, src: *const u8, len: usize) -> Result<()> {
         let capacity = self.capacity();
         if len > capacity {
-            return Err(Error::ValueTooLarge { len, capacity });
+            return Err(value_too_large(len, capacity));
         }
-        self.header().publish_value_len(0);
         // A process killed by a signal stops at an instruction boundary with
         // every earlier store in memory, so for crash consistency only the
-        // compiler's order matters: keep the copy after the withdrawal.
-        compiler_fence(Ordering::SeqCst);
+        // compiler's order matters: the withdrawal before any store of the
+        // copy.
+        let withdraw = || {
+            self.header().publish_value_len(0);
+            compiler_fence(Ordering::SeqCst);
+        };
         let dst = self.value_ptr();
         let overlaps = (src as usize) < (dst as usize).wrapping_add(len)
             && (dst as usize) < (src as usize).wrapping_add(len);
         if overlaps {
+            withdraw();
             // SAFETY: both ranges are valid for `len` bytes (the caller's
             // contract; `len <= capacity` for `dst`), and `copy` allows overlap.
             unsafe { core::ptr::copy(src, dst, len) };
         } else {
             // SAFETY: as above, and the ranges are disjoint. The destination
             // is exclusive through `&mut self`.
-            unsafe { copy_to_shared(src, dst, len) };
+            unsafe { copy_to_shared(src, dst, len, withdraw) };
         }
         // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
         self.header().publish_value_len(len as isize);
@@ -279,6 +298,12 @@ impl Region {
     pub fn value_copy(&self) -> Result<alloc::vec::Vec<u8>> {
         self.value().map(<[u8]>::to_vec)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn value_too_large(len: usize, capacity: usize) -> Error {
+    Error::ValueTooLarge { len, capacity }
 }
 
 impl core::fmt::Debug for Region {

@@ -34,8 +34,54 @@ pub struct SharedMem {
 
 /// A file we created and must remove: the directory it is in and its name.
 struct TempFile {
-    dir: OwnedFd,
+    dir: TempDir,
     name: TempName,
+}
+
+/// The directory a temp file was created in, held open so the file is
+/// removed from that same directory even if it is renamed meanwhile.
+enum TempDir {
+    /// A descriptor of this region's own.
+    Owned(OwnedFd),
+    /// The temp directory's descriptor that [`SharedMem::temp_file`] keeps
+    /// for the whole process.
+    #[cfg(feature = "std")]
+    ProcessWide(BorrowedFd<'static>),
+}
+
+impl TempDir {
+    /// The temp directory (`std::env::temp_dir()`), opened on first use
+    /// and kept open, close-on-exec, for the life of the process: a region
+    /// then costs no `openat` and `close` of the directory (two of the
+    /// eight system calls of a create-and-close). If the temp directory
+    /// changes (`TMPDIR` set to another path), regions there get a
+    /// descriptor of their own.
+    #[cfg(feature = "std")]
+    fn process_wide() -> Result<TempDir> {
+        static OPENED: std::sync::OnceLock<(std::path::PathBuf, OwnedFd)> =
+            std::sync::OnceLock::new();
+        let path = std::env::temp_dir();
+        if OPENED.get().is_none() {
+            let fd = sys::open_dir(&path)?;
+            // A thread racing us may have set it first: its descriptor is
+            // as good, and ours is closed as it drops.
+            let _ = OPENED.set((path.clone(), fd));
+        }
+        match OPENED.get() {
+            Some((opened, fd)) if *opened == path => Ok(TempDir::ProcessWide(fd.as_fd())),
+            _ => sys::open_dir(&path).map(TempDir::Owned),
+        }
+    }
+}
+
+impl AsFd for TempDir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            TempDir::Owned(fd) => fd.as_fd(),
+            #[cfg(feature = "std")]
+            TempDir::ProcessWide(fd) => *fd,
+        }
+    }
 }
 
 /// `fuzz-` followed by 16 hex digits and a NUL, on the stack: no allocation,
@@ -72,6 +118,10 @@ impl SharedMem {
     /// Like Go's `sharedMemTempFile(size)`, it takes the value capacity;
     /// the file is [`region_size`]`(capacity)` long.
     ///
+    /// The temp directory is opened once per process and kept open
+    /// (close-on-exec), so each region is created and removed relative to
+    /// that descriptor without looking the directory up again.
+    ///
     /// # Errors
     ///
     /// [`Error::SizeOverflow`] if the region would not fit in the address
@@ -89,15 +139,16 @@ impl SharedMem {
     /// ```
     #[cfg(feature = "std")]
     pub fn temp_file(capacity: usize) -> Result<SharedMem> {
-        Self::create_at(std::env::temp_dir(), capacity)
+        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        Self::create_sized_in(TempDir::process_wide()?, size)
     }
 
     /// [`create_in`](Self::create_in) the directory at `path`, which is
     /// opened for the purpose and kept open to remove the file from.
-    #[cfg(any(feature = "std", feature = "capi"))]
+    #[cfg(feature = "capi")]
     pub(crate) fn create_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
-        Self::create_sized_in(sys::open_dir(path)?, size)
+        Self::create_sized_in(TempDir::Owned(sys::open_dir(path)?), size)
     }
 
     /// `openat(dir, "fuzz-…", O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0600)`—
@@ -125,10 +176,10 @@ impl SharedMem {
     /// ```
     pub fn create_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
-        Self::create_sized_in(sys::dup_cloexec(dir.as_fd(), 0)?, size)
+        Self::create_sized_in(TempDir::Owned(sys::dup_cloexec(dir.as_fd(), 0)?), size)
     }
 
-    fn create_sized_in(dir: OwnedFd, size: usize) -> Result<SharedMem> {
+    fn create_sized_in(dir: TempDir, size: usize) -> Result<SharedMem> {
         let mut attempts = 0;
         let (fd, name) = loop {
             let name = TempName::new(sys::name_entropy());
@@ -241,7 +292,7 @@ impl SharedMem {
     /// # Errors
     ///
     /// [`Error::ValueTooLarge`] if `bytes` exceeds the capacity.
-    #[inline]
+    #[inline(always)]
     pub fn set_value(&mut self, bytes: &[u8]) -> Result<()> {
         self.region.set_value(bytes)
     }
