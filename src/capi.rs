@@ -244,6 +244,7 @@ pub unsafe extern "C" fn fuzzshm_memfd(out: *mut Handle, capacity: usize) -> c_i
     let make = || SharedMem::memfd(capacity);
     #[cfg(not(fuzzshm_memfd))]
     let make = || {
+        let _no_memfd_for_any = capacity;
         Err(Error::Os {
             call: "memfd_create",
             errno: rustix::io::Errno::NOSYS,
