@@ -264,11 +264,8 @@ pub unsafe extern "C" fn fuzzshm_memfd(out: *mut Handle, capacity: usize) -> c_i
 /// caller owns and gives up.
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
-    if out.is_null() {
-        return FUZZSHM_ENULL;
-    }
-    // SAFETY: non-null, and valid for writes by the caller's contract.
-    unsafe { install(out, owned_fd(fd).and_then(SharedMem::from_fd)) }
+    // SAFETY: the caller's contract, passed on.
+    unsafe { construct(out, || owned_fd(fd).and_then(SharedMem::from_fd)) }
 }
 
 /// [`SharedMem::map_file`]: maps the first `size` bytes (header included)
@@ -279,12 +276,12 @@ pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
 /// As [`fuzzshm_from_fd`].
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usize) -> c_int {
-    if out.is_null() {
-        return FUZZSHM_ENULL;
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        construct(out, || {
+            owned_fd(fd).and_then(|fd| SharedMem::map_file(fd, size))
+        })
     }
-    let made = owned_fd(fd).and_then(|fd| SharedMem::map_file(fd, size));
-    // SAFETY: non-null, and valid for writes by the caller's contract.
-    unsafe { install(out, made) }
 }
 
 /// [`WorkerComm::from_inherited`]: a worker takes fds 3 (`fuzz_in`), 4
@@ -380,16 +377,9 @@ pub unsafe extern "C" fn fuzzshm_value(
     }
     // SAFETY: the caller's contract.
     let value = unsafe { open_ref(mem) }.and_then(|mem| mem.value().map_err(status_of));
-    let (address, length, code) = match value {
-        Ok(value) => (value.as_ptr(), value.len(), 0),
-        Err(code) => (ptr::null(), 0, code),
-    };
+    let value = value.map(|value| (value.as_ptr(), value.len()));
     // SAFETY: both non-null, and valid for writes by the caller's contract.
-    unsafe {
-        data.write(address);
-        len.write(length);
-    }
-    code
+    unsafe { write_span(value, ptr::null(), data, len) }
 }
 
 /// [`SharedMem::value_buffer_mut`]: the whole value area, `*capacity`
@@ -409,17 +399,34 @@ pub unsafe extern "C" fn fuzzshm_value_buffer(
         return FUZZSHM_ENULL;
     }
     // SAFETY: the caller's contract.
-    let (address, length, code) = match unsafe { open_mut(mem) } {
-        Ok(mem) => {
-            let buffer = mem.value_buffer_mut();
-            (buffer.as_mut_ptr(), buffer.len(), 0)
-        }
-        Err(code) => (ptr::null_mut(), 0, code),
-    };
+    let buffer = unsafe { open_mut(mem) }.map(|mem| {
+        let buffer = mem.value_buffer_mut();
+        (buffer.as_mut_ptr(), buffer.len())
+    });
     // SAFETY: both non-null, and valid for writes by the caller's contract.
+    unsafe { write_span(buffer, ptr::null_mut(), data, capacity) }
+}
+
+/// Writes a span's address and length to the caller's out-parameters, or
+/// `null` and 0 on error; returns the status.
+///
+/// # Safety
+///
+/// `data` and `len` are valid for writes.
+unsafe fn write_span<P>(
+    span: core::result::Result<(P, usize), c_int>,
+    null: P,
+    data: *mut P,
+    len: *mut usize,
+) -> c_int {
+    let (address, length, code) = match span {
+        Ok((address, length)) => (address, length, 0),
+        Err(code) => (null, 0, code),
+    };
+    // SAFETY: the caller's contract.
     unsafe {
         data.write(address);
-        capacity.write(length);
+        len.write(length);
     }
     code
 }

@@ -281,7 +281,7 @@ impl Region {
     pub fn set_value_len(&mut self, len: usize) -> Result<()> {
         let capacity = self.capacity();
         if len > capacity {
-            return Err(Error::ValueTooLarge { len, capacity });
+            return Err(value_too_large(len, capacity));
         }
         // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
         self.header().publish_value_len(len as isize);
