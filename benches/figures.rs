@@ -2,22 +2,27 @@
 //! the same run, never an absolute time (the machines are shared and noisy).
 //!
 //! ```text
-//! cargo bench --bench figures            # the full run (a minute or two)
-//! cargo bench --bench figures -- --quick # a smoke run, for CI
+//! cargo bench --bench figures                       # the full run (about 75 s)
+//! cargo bench --bench figures -- --quick            # a smoke run, for CI
+//! cargo bench --bench figures -- "set_value 64 MiB" # only the groups named so
 //! ```
 //!
 //! Method: each figure's candidates run in rotation, one batch each per
-//! round, and each reports the median over rounds of its time per
-//! operation; so a burst of noise hits every candidate alike. Go is run in
-//! the same rotation (its own binary, `benches/go/shmbench.go`, timing its
-//! batch the same way) when `go` is on PATH. Linux only: it measures memfd.
+//! round, each batch after one untimed operation of its own; a figure's
+//! ratio is the median over rounds of subject / baseline within a round,
+//! with a 95% interval for it, so a burst of noise or a drift of the
+//! machine hits both sides alike and the verdict says when the two cannot
+//! be told apart. Go is one more candidate in the same rotation when `go`
+//! is on PATH: its own long-lived process (`benches/go/shmbench.go`), set
+//! up once like the Rust candidates, timing each batch it is asked for the
+//! same way. Linux only: it measures memfd.
 
 use std::fs::File;
 use std::hint::black_box;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicI64, AtomicIsize, Ordering};
 use std::time::Instant;
 
@@ -38,25 +43,42 @@ fn main() {
     // this is a smoke run, as with `--quick`.
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let bench = Bench {
-        rounds: if quick { 3 } else { 21 },
+        rounds: if quick { 3 } else { 41 },
         scale: if quick { 0.05 } else { 1.0 },
         go: GoBench::build(),
     };
     println!(
-        "fuzzshm figures (SPEC §4); ratio = subject / baseline, medians of {} interleaved rounds",
+        "fuzzshm figures (SPEC §4); ratio = median of subject / baseline per round, {} interleaved rounds",
         bench.rounds
     );
+    let confidence = format!("{:.0}% interval", median_rank(bench.rounds).1 * 100.0);
     println!(
-        "{:<58} {:>12} {:>12} {:>8}  {:<8} holds",
-        "figure", "subject ns", "baseline ns", "ratio", "target"
+        "{:<58} {:>11} {:>11} {:>7} {:>15}  {:<7} holds",
+        "figure", "subject ns", "baseline ns", "ratio", confidence, "target"
     );
-    bench.lifecycle();
-    for size in [64, 4096, MIB, 64 * MIB] {
-        bench.set_value(size);
+    // Any other argument selects the figures whose group name contains it,
+    // e.g. `-- "set_value 64 MiB"`.
+    let filters: Vec<&str> = args[1..]
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let selected = |group: &str| filters.is_empty() || filters.iter().any(|f| group.contains(f));
+    if selected("lifecycle") {
+        bench.lifecycle();
     }
-    bench.per_exec();
+    for size in [64, 4096, MIB, 64 * MIB] {
+        if selected(&format!("set_value {}", human(size))) {
+            bench.set_value(size);
+        }
+    }
+    if selected("per-exec") {
+        bench.per_exec();
+    }
     for size in [64, 4096, MIB] {
-        bench.round_trip(size);
+        if selected(&format!("round trip {}", human(size))) {
+            bench.round_trip(size);
+        }
     }
 }
 
@@ -74,25 +96,35 @@ impl Bench {
         ((full as f64 * self.scale) as usize).max(1)
     }
 
-    /// Runs every candidate `batch` times per round, in rotation; returns
-    /// each one's median nanoseconds per operation. `go`, if given, is one
-    /// more candidate run as a process that times itself.
-    fn rotate(&self, batch: usize, candidates: &mut [Candidate], go: Option<&[&str]>) -> Vec<f64> {
+    /// Runs every candidate `batch` times per round, in rotation, each
+    /// batch after one untimed operation of its own (so no candidate pays
+    /// for the state the previous one left, such as dirty cache lines);
+    /// returns each one's nanoseconds per operation, one sample per round.
+    /// `go`, if given, is one more candidate: a Go process, set up once like
+    /// the others, that times its own batches the same way.
+    fn rotate(
+        &self,
+        batch: usize,
+        candidates: &mut [Candidate],
+        go: Option<&[&str]>,
+    ) -> Vec<Vec<f64>> {
+        let mut go = go.zip(self.go.as_ref()).map(|(args, go)| go.start(args));
         let lanes = candidates.len() + usize::from(go.is_some());
         let mut samples = vec![Vec::with_capacity(self.rounds); lanes];
         for _ in 0..self.rounds {
             for (lane, (_, op)) in candidates.iter_mut().enumerate() {
+                op();
                 let start = Instant::now();
                 for _ in 0..batch {
                     op();
                 }
                 samples[lane].push(start.elapsed().as_nanos() as f64 / batch as f64);
             }
-            if let (Some(args), Some(go)) = (go, &self.go) {
-                samples[lanes - 1].push(go.run(args, batch));
+            if let Some(go) = &mut go {
+                samples[lanes - 1].push(go.sample(batch));
             }
         }
-        samples.into_iter().map(median).collect()
+        samples
     }
 
     fn lifecycle(&self) {
@@ -125,34 +157,34 @@ impl Bench {
                 Box::new(|| raw_lifecycle(&dir, HEADER_SIZE + capacity)),
             ),
         ];
-        let batch = self.batch(40);
+        let batch = self.batch(100);
         let cap = capacity.to_string();
         let t = self.rotate(batch, &mut candidates, Some(&["lifecycle", &cap]));
-        let go = t.get(candidates.len()).copied();
+        let go = t.get(candidates.len());
         let name = |i: usize| candidates[i].0;
         self.row(
             &format!("lifecycle 100 MiB: {} vs Go", name(0)),
-            t[0],
+            &t[0],
             go,
-            1.0,
+            Target::AtMost(1.0),
         );
         self.row(
             &format!("lifecycle 100 MiB: {} vs memmap2", name(0)),
-            t[0],
-            Some(t[2]),
-            0.999,
+            &t[0],
+            Some(&t[2]),
+            Target::Below(1.0),
         );
         self.row(
             &format!("lifecycle 100 MiB: {} vs Go", name(1)),
-            t[1],
+            &t[1],
             go,
-            0.5,
+            Target::AtMost(0.5),
         );
         self.row(
             &format!("lifecycle 100 MiB: {} vs raw syscalls", name(0)),
-            t[0],
-            Some(t[3]),
-            f64::NAN,
+            &t[0],
+            Some(&t[3]),
+            Target::Report,
         );
     }
 
@@ -199,30 +231,34 @@ impl Bench {
         let t = self.rotate(batch, &mut candidates, Some(&["setvalue", &size_arg]));
         drop(candidates);
         let label = human(size);
-        let within = if size >= 4096 { 1.05 } else { f64::NAN };
+        let within = if size >= 4096 {
+            Target::AtMost(1.05)
+        } else {
+            Target::Report
+        };
         self.row(
             &format!("set_value {label}: temp_file vs copy_from_slice"),
-            t[0],
-            Some(t[2]),
+            &t[0],
+            Some(&t[2]),
             within,
         );
         self.row(
             &format!("set_value {label}: memfd vs copy_from_slice"),
-            t[1],
-            Some(t[3]),
+            &t[1],
+            Some(&t[3]),
             within,
         );
         self.row(
             &format!("set_value {label}: memfd vs anonymous memory (floor)"),
-            t[1],
-            Some(t[4]),
-            f64::NAN,
+            &t[1],
+            Some(&t[4]),
+            Target::Report,
         );
         self.row(
             &format!("set_value {label}: temp_file vs Go setValue"),
-            t[0],
-            t.get(5).copied(),
-            1.0,
+            &t[0],
+            t.get(5),
+            Target::AtMost(1.0),
         );
     }
 
@@ -242,9 +278,9 @@ impl Bench {
         let t = self.rotate(self.batch(2_000_000), &mut candidates, None);
         self.row(
             "per-exec path (read value, bump count) vs raw pointers",
-            t[0],
-            Some(t[1]),
-            1.5,
+            &t[0],
+            Some(&t[1]),
+            Target::AtMost(1.5),
         );
     }
 
@@ -298,34 +334,104 @@ impl Bench {
         assert!(child.wait().unwrap().success());
         self.row(
             &format!("round trip {}: shared memory vs pipe", human(size)),
-            t[0],
-            Some(t[1]),
-            f64::NAN,
+            &t[0],
+            Some(&t[1]),
+            Target::Report,
         );
     }
 
-    /// One row: `target` is the ratio the SPEC asks for (NaN: reported only).
-    fn row(&self, figure: &str, subject: f64, baseline: Option<f64>, target: f64) {
+    /// One row. The ratio is the median over rounds of subject / baseline
+    /// within each round (the two ran moments apart, so drift of the
+    /// machine cancels), with the interval that holds the true median with
+    /// 95% confidence or more (order statistics of the per-round ratios).
+    /// A figure holds ("yes") when the whole interval meets its target,
+    /// fails ("NO") when none of it does, and is a "tie" when the interval
+    /// straddles the target: the two are closer than this run can tell.
+    fn row(&self, figure: &str, subject: &[f64], baseline: Option<&Vec<f64>>, target: Target) {
         let Some(baseline) = baseline else {
             println!(
-                "{figure:<58} {subject:>12.0} {:>12} {:>8}  {:<8} not measured (no go on PATH)",
-                "-", "-", "-"
+                "{figure:<58} {:>11.0} {:>11} {:>7} {:>15}  {:<7} not measured (no go on PATH)",
+                median(subject.to_vec()),
+                "-",
+                "-",
+                "-",
+                "-"
             );
             return;
         };
-        let ratio = subject / baseline;
-        let (goal, holds) = if target.is_nan() {
-            ("-".to_owned(), "-")
-        } else if target < 1.0 && target > 0.99 {
-            ("< 1".to_owned(), if ratio < 1.0 { "yes" } else { "NO" })
-        } else {
-            (
-                format!("<= {target}"),
-                if ratio <= target { "yes" } else { "NO" },
-            )
+        let ratios: Vec<f64> = subject.iter().zip(baseline).map(|(s, b)| s / b).collect();
+        let (low, high) = median_interval(&ratios);
+        let holds = match target {
+            Target::Report => "-",
+            _ if target.met_by(high) => "yes",
+            _ if !target.met_by(low) => "NO",
+            _ => "tie",
         };
-        println!("{figure:<58} {subject:>12.0} {baseline:>12.0} {ratio:>8.3}  {goal:<8} {holds}");
+        println!(
+            "{figure:<58} {:>11.0} {:>11.0} {:>7.3} {:>15}  {:<7} {holds}",
+            median(subject.to_vec()),
+            median(baseline.clone()),
+            median(ratios),
+            format!("[{low:.3}, {high:.3}]"),
+            target.to_string(),
+        );
     }
+}
+
+/// What a figure asks of its ratio.
+#[derive(Clone, Copy)]
+enum Target {
+    /// Only reported: a floor, or information.
+    Report,
+    /// `ratio <= limit`: "no slower than", "within 5%".
+    AtMost(f64),
+    /// `ratio < limit`: "faster than".
+    Below(f64),
+}
+
+impl Target {
+    fn met_by(self, ratio: f64) -> bool {
+        match self {
+            Target::Report => true,
+            Target::AtMost(limit) => ratio <= limit,
+            Target::Below(limit) => ratio < limit,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Target::Report => f.write_str("-"),
+            Target::AtMost(limit) => write!(f, "<= {limit}"),
+            Target::Below(limit) => write!(f, "< {limit}"),
+        }
+    }
+}
+
+/// The distribution-free interval for the median of `samples`: the `k`-th
+/// smallest and the `k`-th largest sample, `k` from [`median_rank`].
+fn median_interval(samples: &[f64]) -> (f64, f64) {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (k, _) = median_rank(sorted.len());
+    (sorted[k - 1], sorted[sorted.len() - k])
+}
+
+/// For `n` samples, the largest `k` with P(Binomial(n, 1/2) < k) <= 2.5%
+/// (1 if there is none: the whole range), and the confidence that the
+/// `k`-th smallest and `k`-th largest sample enclose the true median:
+/// for 41 rounds the 14th and the 28th, 97%.
+fn median_rank(n: usize) -> (usize, f64) {
+    let probability = |i: usize| {
+        (0..i).fold(1.0, |c, j| c * (n - j) as f64 / (j + 1) as f64) / 2f64.powi(n as i32)
+    };
+    let (mut k, mut below) = (1, probability(0));
+    while k < n / 2 && below + probability(k) <= 0.025 {
+        below += probability(k);
+        k += 1;
+    }
+    (k, 1.0 - 2.0 * below)
 }
 
 /// The worker's per-exec path: read the value, bump `count`.
@@ -482,23 +588,45 @@ impl GoBench {
         }
     }
 
-    /// One Go sample of `batch` operations: its median ns per operation.
-    fn run(&self, args: &[&str], batch: usize) -> f64 {
-        let output = Command::new(&self.0)
+    /// Starts the Go side of one figure: it sets up, then waits for batches.
+    fn start(&self, args: &[&str]) -> GoProcess {
+        let mut child = Command::new(&self.0)
             .args(args)
-            .args([batch.to_string(), "1".to_owned()])
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
             .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .trim()
+        let timings = BufReader::new(child.stdout.take().unwrap());
+        GoProcess { child, timings }
+    }
+}
+
+/// A running Go side: one line in (a batch size), one line out (its ns per
+/// operation).
+struct GoProcess {
+    child: Child,
+    timings: BufReader<ChildStdout>,
+}
+
+impl GoProcess {
+    fn sample(&mut self, batch: usize) -> f64 {
+        writeln!(self.child.stdin.as_mut().unwrap(), "{batch}").unwrap();
+        let mut line = String::new();
+        self.timings.read_line(&mut line).unwrap();
+        line.trim()
             .parse()
-            .unwrap()
+            .unwrap_or_else(|_| panic!("the Go side answered {line:?}"))
+    }
+}
+
+impl Drop for GoProcess {
+    fn drop(&mut self) {
+        // End of input ends it; it then removes its region.
+        drop(self.child.stdin.take());
+        let status = self.child.wait().unwrap();
+        if !std::thread::panicking() {
+            assert!(status.success(), "the Go side failed: {status}");
+        }
     }
 }
 

@@ -1,16 +1,18 @@
 // Go's side of benches/figures.rs: the same work as Go's fuzzer does in
 // internal/fuzz (sharedMemTempFile + Close; setValue), written out here with
-// the same system calls, timed with the same method (median of samples of
-// batches), so the Rust harness can put the numbers side by side.
+// the same system calls. It runs as long as the Rust harness measures one
+// figure, like the Rust candidates do: set-up once, then for each batch size
+// read from stdin one timed batch, answered with its ns per operation on
+// stdout. So both sides time the same operation on long-lived state.
 //
-//	shmbench lifecycle CAPACITY BATCH SAMPLES   ns per create+map+unmap+close+remove
-//	shmbench setvalue  SIZE     BATCH SAMPLES   ns per setValue of SIZE bytes
+//	shmbench lifecycle CAPACITY   a batch: create+map+unmap+close+remove
+//	shmbench setvalue  SIZE       a batch: setValue of SIZE bytes
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -66,40 +68,35 @@ func check(err error) {
 	}
 }
 
-func median(samples []float64) float64 {
-	sort.Float64s(samples)
-	return samples[len(samples)/2]
-}
-
 func main() {
-	n, _ := strconv.Atoi(os.Args[2])
-	batch, _ := strconv.Atoi(os.Args[3])
-	count, _ := strconv.Atoi(os.Args[4])
-	samples := make([]float64, count)
+	n, err := strconv.Atoi(os.Args[2])
+	check(err)
+	var op func()
 	switch os.Args[1] {
 	case "lifecycle":
-		for s := range samples {
-			start := time.Now()
-			for i := 0; i < batch; i++ {
-				tempFile(n).close()
-			}
-			samples[s] = float64(time.Since(start).Nanoseconds()) / float64(batch)
-		}
+		op = func() { tempFile(n).close() }
 	case "setvalue":
 		m := tempFile(n)
+		defer m.close()
 		input := make([]byte, n)
 		for i := range input {
 			input[i] = byte(i)
 		}
 		m.setValue(input) // fault the pages in, as the Rust side does
-		for s := range samples {
-			start := time.Now()
-			for i := 0; i < batch; i++ {
-				m.setValue(input)
-			}
-			samples[s] = float64(time.Since(start).Nanoseconds()) / float64(batch)
-		}
-		m.close()
+		op = func() { m.setValue(input) }
+	default:
+		check(fmt.Errorf("unknown figure %q", os.Args[1]))
 	}
-	fmt.Println(median(samples))
+	batches := bufio.NewScanner(os.Stdin)
+	for batches.Scan() {
+		batch, err := strconv.Atoi(batches.Text())
+		check(err)
+		op() // one untimed, as the Rust harness does before each batch
+		start := time.Now()
+		for i := 0; i < batch; i++ {
+			op()
+		}
+		fmt.Println(float64(time.Since(start).Nanoseconds()) / float64(batch))
+	}
+	check(batches.Err())
 }
