@@ -1,23 +1,35 @@
 //! How `set_value` copies an input into shared memory.
 //!
-//! Small inputs go through `ptr::copy_nonoverlapping` (libc's `memcpy`),
-//! which is the best there is below a few KiB. From 4 KiB on, on x86-64
-//! CPUs with AVX, a loop of 32-byte vector moves takes over: glibc 2.36's
-//! `memcpy` switches to `rep movsb` at 4 KiB, which on this project's AMD
-//! EPYC machines is 15-30% slower than the vector loop that Go's `memmove`
-//! uses there. From 8 MiB on, the loop writes with non-temporal (streaming)
-//! stores instead: the input no longer fits in the cache anyway, the writer
-//! does not read it back, and the reader is another process, so plain
-//! stores would first read every destination line into the cache
-//! (read-for-ownership) and then evict it, doubling the memory traffic; Go
-//! streams large copies too. Below 8 MiB the cached loop wins, and leaves
-//! the input in the cache for the worker. `BENCHMARKS.md` has the numbers.
+//! Five ranges, measured on this project's machines (AMD EPYC, Zen 3;
+//! `BENCHMARKS.md` has the numbers):
+//!
+//! - up to 64 bytes, a few register loads and stores inline: a `memcpy`
+//!   call costs as much as the copy;
+//! - up to 4 KiB, `memcpy` (glibc's vector code);
+//! - from 4 KiB to 512 KiB, on x86-64 with AVX, a loop of 32-byte vector
+//!   moves, as Go's `memmove` has: glibc 2.36's `memcpy` switches to
+//!   `rep movsb` at 4 KiB, 10-30% slower than the loop here;
+//! - from 512 KiB to 8 MiB, `memcpy` again: past L2 its `rep movsb` writes
+//!   whole cache lines without reading them first, which ties with or beats
+//!   the loop;
+//! - from 8 MiB on, the loop with non-temporal (streaming) stores: the input
+//!   no longer fits in the cache anyway, the writer does not read it back,
+//!   and the reader is another process, so plain stores would first read
+//!   every destination line into the cache (read-for-ownership) and then
+//!   evict it, doubling the memory traffic; Go streams large copies too.
+//!   Below 8 MiB the cached copy wins, and leaves the input in the cache
+//!   for the worker.
 
 use core::ptr;
 
 /// From this size on the AVX loop beats `memcpy` (its `rep movsb` path).
 #[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
 pub(crate) const VECTOR_THRESHOLD: usize = 4 << 10;
+
+/// From this size up to [`STREAMING_THRESHOLD`], `memcpy` is back: the
+/// copy outgrows L2, and `rep movsb`'s whole-line writes save the reads.
+#[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
+pub(crate) const VECTOR_END: usize = 512 << 10;
 
 /// From this size on a copy streams past the cache: it is a quarter of a
 /// typical server L3, where streaming and the cached loop break even.
@@ -56,15 +68,15 @@ pub(crate) unsafe fn copy_to_shared(
     }
     before_stores();
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    if len >= VECTOR_THRESHOLD && x86_64::has_avx() {
+    if (VECTOR_THRESHOLD..VECTOR_END).contains(&len) && x86_64::has_avx() {
         // SAFETY: the caller's contract; AVX was just detected.
-        unsafe {
-            if len >= STREAMING_THRESHOLD {
-                x86_64::copy_avx::<true>(src, dst, len);
-            } else {
-                x86_64::copy_avx::<false>(src, dst, len);
-            }
-        }
+        unsafe { x86_64::copy_avx::<false>(src, dst, len) };
+        return;
+    }
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if len >= STREAMING_THRESHOLD && x86_64::has_avx() {
+        // SAFETY: as above.
+        unsafe { x86_64::copy_avx::<true>(src, dst, len) };
         return;
     }
     // SAFETY: the caller's contract.
@@ -244,9 +256,9 @@ mod x86_64 {
         // bits waits for that store (4K aliasing), and when `dst` sits
         // just past `src` modulo 4 KiB, the bytes a step loads alias the
         // bytes the previous step stored: with the input 80 bytes before
-        // the value area (mod 4 KiB), a 1-4 MiB copy took 1.07-1.12x of
-        // `memcpy` with the plain loop and 1.01-1.03x loading one block
-        // ahead, here.
+        // the value area (mod 4 KiB), a 128 KiB copy took 0.90x of the time
+        // of `memcpy` with the plain loop and 0.70x loading one block ahead,
+        // here.
         unsafe {
             let mut current = fetch_block::<STREAM>(src.add(body));
             for block in 1..blocks {
@@ -354,6 +366,8 @@ mod tests {
             (33, VECTOR_THRESHOLD + 128),
             (63, VECTOR_THRESHOLD + 255),
             (16, STREAMING_THRESHOLD + 31),
+            (40, VECTOR_END - 1),
+            (9, VECTOR_END),
             (40, 100),
             (0, 0),
             (3, 1),
