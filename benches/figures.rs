@@ -88,8 +88,19 @@ struct Bench {
     go: Option<GoBench>,
 }
 
-/// A candidate: a name and one operation.
-type Candidate<'a> = (&'a str, Box<dyn FnMut() + 'a>);
+/// A candidate: a name and its operation, run `n` times by one call.
+type Candidate<'a> = (&'a str, Box<dyn FnMut(usize) + 'a>);
+
+/// A candidate's operation as a loop: the operation is inlined into it, so
+/// only a batch, not each operation, pays a dynamic call (the Go side loops
+/// the same way).
+fn repeat<'a>(mut op: impl FnMut() + 'a) -> Box<dyn FnMut(usize) + 'a> {
+    Box::new(move |n| {
+        for _ in 0..n {
+            op();
+        }
+    })
+}
 
 impl Bench {
     fn batch(&self, full: usize) -> usize {
@@ -113,11 +124,9 @@ impl Bench {
         let mut samples = vec![Vec::with_capacity(self.rounds); lanes];
         for _ in 0..self.rounds {
             for (lane, (_, op)) in candidates.iter_mut().enumerate() {
-                op();
+                op(1);
                 let start = Instant::now();
-                for _ in 0..batch {
-                    op();
-                }
+                op(batch);
                 samples[lane].push(start.elapsed().as_nanos() as f64 / batch as f64);
             }
             if let Some(go) = &mut go {
@@ -133,15 +142,15 @@ impl Bench {
         let mut candidates: Vec<Candidate> = vec![
             (
                 "fuzzshm temp_file",
-                Box::new(|| SharedMem::temp_file(capacity).unwrap().close().unwrap()),
+                repeat(|| SharedMem::temp_file(capacity).unwrap().close().unwrap()),
             ),
             (
                 "fuzzshm memfd",
-                Box::new(|| SharedMem::memfd(capacity).unwrap().close().unwrap()),
+                repeat(|| SharedMem::memfd(capacity).unwrap().close().unwrap()),
             ),
             (
                 "memmap2 + tempfile",
-                Box::new(|| {
+                repeat(|| {
                     let file = tempfile::NamedTempFile::new().unwrap();
                     file.as_file()
                         .set_len((HEADER_SIZE + capacity) as u64)
@@ -154,7 +163,7 @@ impl Bench {
             ),
             (
                 "raw syscalls (floor)",
-                Box::new(|| raw_lifecycle(&dir, HEADER_SIZE + capacity)),
+                repeat(|| raw_lifecycle(&dir, HEADER_SIZE + capacity)),
             ),
         ];
         let batch = self.batch(100);
@@ -202,27 +211,27 @@ impl Bench {
         let mut candidates: Vec<Candidate> = vec![
             (
                 "temp_file set_value",
-                Box::new(|| temp.set_value(black_box(input)).unwrap()),
+                repeat(|| temp.set_value(black_box(input)).unwrap()),
             ),
             (
                 "memfd set_value",
-                Box::new(|| memfd.set_value(black_box(input)).unwrap()),
+                repeat(|| memfd.set_value(black_box(input)).unwrap()),
             ),
             (
                 "copy into a temp-file mapping",
-                Box::new(|| plain_temp[..size].copy_from_slice(black_box(input))),
+                repeat(|| plain_temp[..size].copy_from_slice(black_box(input))),
             ),
             (
                 "copy into a memfd mapping",
-                Box::new(|| plain_memfd[..size].copy_from_slice(black_box(input))),
+                repeat(|| plain_memfd[..size].copy_from_slice(black_box(input))),
             ),
             (
                 "copy into anonymous memory",
-                Box::new(|| anonymous.copy_from_slice(black_box(input))),
+                repeat(|| anonymous.copy_from_slice(black_box(input))),
             ),
             (
                 "temp_file set_value, a second region",
-                Box::new(|| twin.set_value(black_box(input)).unwrap()),
+                repeat(|| twin.set_value(black_box(input)).unwrap()),
             ),
         ];
         let batch = self.batch((256 * MIB / size).clamp(2, 200_000));
@@ -274,12 +283,12 @@ impl Bench {
         mem.set_value(&[7; 100]).unwrap();
         let base = mem.as_ptr();
         let mut candidates: Vec<Candidate> = vec![
-            ("fuzzshm", Box::new(|| per_exec_step(&mem))),
+            ("fuzzshm", repeat(|| per_exec_step(&mem))),
             // SAFETY: `base` is the live mapping of `mem`, which outlives
             // the candidates; the length it holds is valid (set above).
             (
                 "raw pointers",
-                Box::new(|| unsafe { raw_per_exec_step(base) }),
+                repeat(|| unsafe { raw_per_exec_step(base) }),
             ),
         ];
         let t = self.rotate(self.batch(2_000_000), &mut candidates, None);
@@ -321,14 +330,14 @@ impl Bench {
         let mut candidates: Vec<Candidate> = vec![
             (
                 "shared memory",
-                Box::new(|| {
+                repeat(|| {
                     mem.borrow_mut().set_value(black_box(&input)).unwrap();
                     exchange(b"S");
                 }),
             ),
             (
                 "the whole input through the pipe",
-                Box::new(|| exchange(&framed)),
+                repeat(|| exchange(&framed)),
             ),
         ];
         let t = self.rotate(
