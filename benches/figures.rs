@@ -88,6 +88,35 @@ struct Bench {
     go: Option<GoBench>,
 }
 
+/// How many destinations of each kind a `set_value` candidate writes in
+/// turn. Where its pages landed in physical memory makes a mapping up to
+/// 6% faster or slower than another of the same kind (measured at 1 MiB
+/// by an A/A control row with one destination each), so each candidate
+/// averages over several, and the Go side does the same.
+const TURNS: usize = 4;
+
+/// `TURNS` values of one kind, handed out in turn.
+struct Turns<T> {
+    items: Vec<T>,
+    next: usize,
+}
+
+impl<T> Turns<T> {
+    fn new(make: impl FnMut() -> T) -> Turns<T> {
+        Turns {
+            items: std::iter::repeat_with(make).take(TURNS).collect(),
+            next: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> &mut T {
+        let item = &mut self.items[self.next];
+        self.next = (self.next + 1) % TURNS;
+        item
+    }
+}
+
 /// A candidate: a name and its operation, run `n` times by one call.
 type Candidate<'a> = (&'a str, Box<dyn FnMut(usize) + 'a>);
 
@@ -111,12 +140,12 @@ impl Bench {
     /// batch after one untimed operation of its own (so no candidate pays
     /// for the state the previous one left, such as dirty cache lines);
     /// returns each one's nanoseconds per operation, one sample per round.
-    /// Each round starts one lane further on, so every candidate runs in
-    /// every position equally often: the order itself measured 2-4% at
-    /// 64 MiB and up to 10% at 64 B (an A/A control, the same code in two
-    /// lanes, showed it). `go`, if given, is one more candidate: a Go
-    /// process, set up once like the others, that times its own batches the
-    /// same way.
+    /// Each round runs the lanes in a new order (a seeded shuffle): with a
+    /// fixed order the lane right after the Go process measured 2% slower
+    /// at 64 MiB than the same code in another lane (the A/A control row),
+    /// as if Go's runtime went on working after it answered. `go`, if
+    /// given, is one more candidate: a Go process, set up once like the
+    /// others, that times its own batches the same way.
     fn rotate(
         &self,
         batch: usize,
@@ -126,8 +155,13 @@ impl Bench {
         let mut go = go.zip(self.go.as_ref()).map(|(args, go)| go.start(args));
         let lanes = candidates.len() + usize::from(go.is_some());
         let mut samples = vec![Vec::with_capacity(self.rounds); lanes];
-        for round in 0..self.rounds {
-            for lane in (0..lanes).map(|i| (round + i) % lanes) {
+        let mut order: Vec<usize> = (0..lanes).collect();
+        let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..self.rounds {
+            for i in (1..lanes).rev() {
+                order.swap(i, random.below(i + 1));
+            }
+            for &lane in &order {
                 let sample = match (candidates.get_mut(lane), &mut go) {
                     (Some((_, op)), _) => {
                         op(1);
@@ -208,43 +242,49 @@ impl Bench {
     fn set_value(&self, size: usize) {
         let input = hugepage_input(size);
         let input = &input[..];
-        let mut temp = SharedMem::temp_file(size).unwrap();
-        let mut memfd = SharedMem::memfd(size).unwrap();
-        let mut plain_temp = plain_mapping(tempfile::tempfile().unwrap().into(), size);
-        let memfd_file =
-            rustix::fs::memfd_create("plain", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-        let mut plain_memfd = plain_mapping(memfd_file, size);
-        let mut anonymous = vec![0u8; size];
-        let mut twin = SharedMem::temp_file(size).unwrap();
+        let mut temp = Turns::new(|| SharedMem::temp_file(size).unwrap());
+        let mut memfd = Turns::new(|| SharedMem::memfd(size).unwrap());
+        let mut plain_temp =
+            Turns::new(|| plain_mapping(tempfile::tempfile().unwrap().into(), size));
+        let mut plain_memfd = Turns::new(|| {
+            let fd = rustix::fs::memfd_create("plain", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+            plain_mapping(fd, size)
+        });
+        let mut anonymous = Turns::new(|| vec![0u8; size]);
+        let mut twin = Turns::new(|| SharedMem::temp_file(size).unwrap());
         let mut candidates: Vec<Candidate> = vec![
             (
                 "temp_file set_value",
-                repeat(|| temp.set_value(black_box(input)).unwrap()),
+                repeat(|| temp.next().set_value(black_box(input)).unwrap()),
             ),
             (
                 "memfd set_value",
-                repeat(|| memfd.set_value(black_box(input)).unwrap()),
+                repeat(|| memfd.next().set_value(black_box(input)).unwrap()),
             ),
             (
                 "copy into a temp-file mapping",
-                repeat(|| plain_temp[..size].copy_from_slice(black_box(input))),
+                repeat(|| plain_temp.next()[..size].copy_from_slice(black_box(input))),
             ),
             (
                 "copy into a memfd mapping",
-                repeat(|| plain_memfd[..size].copy_from_slice(black_box(input))),
+                repeat(|| plain_memfd.next()[..size].copy_from_slice(black_box(input))),
             ),
             (
                 "copy into anonymous memory",
-                repeat(|| anonymous.copy_from_slice(black_box(input))),
+                repeat(|| anonymous.next().copy_from_slice(black_box(input))),
             ),
             (
-                "temp_file set_value, a second region",
-                repeat(|| twin.set_value(black_box(input)).unwrap()),
+                "temp_file set_value, other regions",
+                repeat(|| twin.next().set_value(black_box(input)).unwrap()),
             ),
         ];
         let batch = self.batch((256 * MIB / size).clamp(2, 200_000));
-        let size_arg = size.to_string();
-        let t = self.rotate(batch, &mut candidates, Some(&["setvalue", &size_arg]));
+        let (size_arg, turns) = (size.to_string(), TURNS.to_string());
+        let t = self.rotate(
+            batch,
+            &mut candidates,
+            Some(&["setvalue", &size_arg, &turns]),
+        );
         drop(candidates);
         let label = human(size);
         let within = if size >= 4096 {
@@ -276,8 +316,8 @@ impl Bench {
             t.get(6),
             Target::AtMost(1.0),
         );
-        // The same code into another region of the same kind: how far apart
-        // two equals measure in this run (page placement, lane order).
+        // The same code into other regions of the same kind: how far apart
+        // two equals measure in this run (page placement, code layout).
         self.row(
             &format!("set_value {label}: temp_file vs itself (A/A control)"),
             &t[0],
@@ -399,6 +439,20 @@ impl Bench {
             format!("[{low:.3}, {high:.3}]"),
             target.to_string(),
         );
+    }
+}
+
+/// A small deterministic generator for the lane order: the same run
+/// shuffles the same way, and no dependency is needed for it.
+struct Xorshift(u64);
+
+impl Xorshift {
+    /// A number in `0..n` (the modulo bias is irrelevant here).
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
     }
 }
 

@@ -6,7 +6,8 @@
 // stdout. So both sides time the same operation on long-lived state.
 //
 //	shmbench lifecycle CAPACITY   a batch: create+map+unmap+close+remove
-//	shmbench setvalue  SIZE       a batch: setValue of SIZE bytes
+//	shmbench setvalue  SIZE TURNS a batch: setValue of SIZE bytes, into TURNS
+//	                              regions in turn
 package main
 
 import (
@@ -82,15 +83,24 @@ func main() {
 			}
 		}
 	case "setvalue":
-		m := tempFile(n)
-		defer m.close()
+		// Several regions written in turn, as the Rust candidates do: where
+		// one region's pages land in memory moves its speed by a few percent.
+		turns, err := strconv.Atoi(os.Args[3])
+		check(err)
+		regions := make([]*sharedMem, turns)
+		for i := range regions {
+			regions[i] = tempFile(n)
+			defer regions[i].close()
+		}
 		input := make([]byte, n)
 		for i := range input {
 			input[i] = byte(i)
 		}
+		next := 0
 		run = func(times int) {
 			for i := 0; i < times; i++ {
-				m.setValue(input)
+				regions[next].setValue(input)
+				next = (next + 1) % turns
 			}
 		}
 	default:
