@@ -152,6 +152,7 @@ impl Bench {
         candidates: &mut [Candidate],
         go: Option<&[&str]>,
     ) -> Vec<Vec<f64>> {
+        let _pinned = OneCpu::pin();
         let mut go = go.zip(self.go.as_ref()).map(|(args, go)| go.start(args));
         let lanes = candidates.len() + usize::from(go.is_some());
         let mut samples = vec![Vec::with_capacity(self.rounds); lanes];
@@ -439,6 +440,31 @@ impl Bench {
             format!("[{low:.3}, {high:.3}]"),
             target.to_string(),
         );
+    }
+}
+
+/// Keeps this thread, and the processes it starts, on the CPU it runs on
+/// until dropped. On a shared machine one virtual CPU can be slowed for a
+/// while (a busy neighbour on its physical core) and not the other: in
+/// one run every Rust candidate took 99 ns for a 4 KiB copy against 67-78
+/// in the others while the Go process, on the other CPU, did not slow
+/// down. On one CPU, both sides see the same noise.
+struct OneCpu(rustix::thread::CpuSet);
+
+impl OneCpu {
+    fn pin() -> OneCpu {
+        use rustix::thread::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
+        let previous = sched_getaffinity(None).unwrap();
+        let mut one = CpuSet::new();
+        one.set(sched_getcpu());
+        sched_setaffinity(None, &one).unwrap();
+        OneCpu(previous)
+    }
+}
+
+impl Drop for OneCpu {
+    fn drop(&mut self) {
+        rustix::thread::sched_setaffinity(None, &self.0).unwrap();
     }
 }
 
