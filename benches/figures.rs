@@ -2,20 +2,23 @@
 //! the same run, never an absolute time (the machines are shared and noisy).
 //!
 //! ```text
-//! cargo bench --bench figures                       # the full run (about 75 s)
+//! cargo bench --bench figures                       # the full run (about 90 s)
 //! cargo bench --bench figures -- --quick            # a smoke run, for CI
 //! cargo bench --bench figures -- "set_value 64 MiB" # only the groups named so
+//! cargo bench --bench figures -- --seed=N           # a run's lane orders again
 //! ```
 //!
-//! Method: each figure's candidates run in rotation, one batch each per
-//! round, each batch after one untimed operation of its own; a figure's
-//! ratio is the median over rounds of subject / baseline within a round,
-//! with a 95% interval for it, so a burst of noise or a drift of the
-//! machine hits both sides alike and the verdict says when the two cannot
-//! be told apart. Go is one more candidate in the same rotation when `go`
-//! is on PATH: its own long-lived process (`benches/go/shmbench.go`), set
-//! up once like the Rust candidates, timing each batch it is asked for the
-//! same way. Linux only: it measures memfd.
+//! Method: each figure's candidates run in rounds, one batch each per round
+//! in a shuffled order, each batch after one untimed operation of its own;
+//! a figure's ratio is the median over rounds of subject / baseline within
+//! a round, with a 97% interval for it, so a burst of noise or a drift of
+//! the machine hits both sides alike and the verdict says when the two
+//! cannot be told apart. The interval covers that round-to-round noise, not
+//! what stays fixed for a whole run (where pages landed, code layout): the
+//! A/A control rows show how large that is. Go is one more candidate in
+//! the same rounds when `go` is on PATH: its own long-lived process
+//! (`benches/go/shmbench.go`), set up once like the Rust candidates, timing
+//! each batch it is asked for the same way. Linux only: it measures memfd.
 
 use std::fs::File;
 use std::hint::black_box;
@@ -42,13 +45,21 @@ fn main() {
     // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`)
     // this is a smoke run, as with `--quick`.
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let seed = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--seed=")?.parse().ok())
+        .unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            now.unwrap().as_nanos() as u64
+        });
     let bench = Bench {
         rounds: if quick { 3 } else { 41 },
         scale: if quick { 0.05 } else { 1.0 },
         go: GoBench::build(),
+        order: Xorshift::new(seed),
     };
     println!(
-        "fuzzshm figures (SPEC §4); ratio = median of subject / baseline per round, {} interleaved rounds",
+        "fuzzshm figures (SPEC §4); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
         bench.rounds
     );
     let confidence = format!("{:.0}% interval", median_rank(bench.rounds).1 * 100.0);
@@ -86,6 +97,8 @@ struct Bench {
     rounds: usize,
     scale: f64,
     go: Option<GoBench>,
+    /// Shuffles the lanes of every round of the run.
+    order: Xorshift,
 }
 
 /// How many destinations of each kind a `set_value` candidate writes in
@@ -136,17 +149,17 @@ impl Bench {
         ((full as f64 * self.scale) as usize).max(1)
     }
 
-    /// Runs every candidate `batch` times per round, in rotation, each
-    /// batch after one untimed operation of its own (so no candidate pays
-    /// for the state the previous one left, such as dirty cache lines);
-    /// returns each one's nanoseconds per operation, one sample per round.
-    /// Each round runs the lanes in a new order (a seeded shuffle): with a
-    /// fixed order the lane right after the Go process measured 2% slower
-    /// at 64 MiB than the same code in another lane (the A/A control row),
-    /// as if Go's runtime went on working after it answered. `go`, if
-    /// given, is one more candidate: a Go process, set up once like the
-    /// others, that times its own batches the same way.
-    fn rotate(
+    /// Runs every candidate `batch` times per round, each batch after one
+    /// untimed operation of its own (so a batch does not start on the state
+    /// the previous candidate left, such as dirty cache lines); returns each
+    /// one's nanoseconds per operation, one sample per round. Each round
+    /// runs the lanes in a new order: with a fixed order the lane right
+    /// after the Go process measured 2% slower at 64 MiB than the same code
+    /// in another lane (the A/A control row), as if Go's runtime went on
+    /// working after it answered. `go`, if given, is one more candidate: a
+    /// Go process, set up once like the others, that times its own batches
+    /// the same way.
+    fn run_rounds(
         &self,
         batch: usize,
         candidates: &mut [Candidate],
@@ -157,10 +170,9 @@ impl Bench {
         let lanes = candidates.len() + usize::from(go.is_some());
         let mut samples = vec![Vec::with_capacity(self.rounds); lanes];
         let mut order: Vec<usize> = (0..lanes).collect();
-        let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..self.rounds {
             for i in (1..lanes).rev() {
-                order.swap(i, random.below(i + 1));
+                order.swap(i, self.order.below(i + 1));
             }
             for &lane in &order {
                 let sample = match (candidates.get_mut(lane), &mut go) {
@@ -211,8 +223,8 @@ impl Bench {
         ];
         let batch = self.batch(100);
         let cap = capacity.to_string();
-        let t = self.rotate(batch, &mut candidates, Some(&["lifecycle", &cap]));
-        let go = t.get(candidates.len());
+        let t = self.run_rounds(batch, &mut candidates, Some(&["lifecycle", &cap]));
+        let go = t.get(candidates.len()).map(Vec::as_slice);
         let name = |i: usize| candidates[i].0;
         self.row(
             &format!("lifecycle 100 MiB: {} vs Go", name(0)),
@@ -223,7 +235,7 @@ impl Bench {
         self.row(
             &format!("lifecycle 100 MiB: {} vs memmap2", name(0)),
             &t[0],
-            Some(&t[2]),
+            Some(&t[2][..]),
             Target::Below(1.0),
         );
         self.row(
@@ -235,7 +247,7 @@ impl Bench {
         self.row(
             &format!("lifecycle 100 MiB: {} vs raw syscalls", name(0)),
             &t[0],
-            Some(&t[3]),
+            Some(&t[3][..]),
             Target::Report,
         );
     }
@@ -246,10 +258,10 @@ impl Bench {
         let mut temp = Turns::new(|| SharedMem::temp_file(size).unwrap());
         let mut memfd = Turns::new(|| SharedMem::memfd(size).unwrap());
         let mut plain_temp =
-            Turns::new(|| plain_mapping(tempfile::tempfile().unwrap().into(), size));
+            Turns::new(|| memmap2_mapping(tempfile::tempfile().unwrap().into(), size));
         let mut plain_memfd = Turns::new(|| {
             let fd = rustix::fs::memfd_create("plain", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-            plain_mapping(fd, size)
+            memmap2_mapping(fd, size)
         });
         let mut anonymous = Turns::new(|| vec![0u8; size]);
         let mut twin = Turns::new(|| SharedMem::temp_file(size).unwrap());
@@ -281,11 +293,12 @@ impl Bench {
         ];
         let batch = self.batch((256 * MIB / size).clamp(2, 200_000));
         let (size_arg, turns) = (size.to_string(), TURNS.to_string());
-        let t = self.rotate(
+        let t = self.run_rounds(
             batch,
             &mut candidates,
             Some(&["setvalue", &size_arg, &turns]),
         );
+        let go = t.get(candidates.len()).map(Vec::as_slice);
         drop(candidates);
         let label = human(size);
         let within = if size >= 4096 {
@@ -296,25 +309,25 @@ impl Bench {
         self.row(
             &format!("set_value {label}: temp_file vs copy_from_slice"),
             &t[0],
-            Some(&t[2]),
+            Some(&t[2][..]),
             within,
         );
         self.row(
             &format!("set_value {label}: memfd vs copy_from_slice"),
             &t[1],
-            Some(&t[3]),
+            Some(&t[3][..]),
             within,
         );
         self.row(
             &format!("set_value {label}: memfd vs anonymous memory (floor)"),
             &t[1],
-            Some(&t[4]),
+            Some(&t[4][..]),
             Target::Report,
         );
         self.row(
             &format!("set_value {label}: temp_file vs Go setValue"),
             &t[0],
-            t.get(6),
+            go,
             Target::AtMost(1.0),
         );
         // The same code into other regions of the same kind: how far apart
@@ -322,7 +335,7 @@ impl Bench {
         self.row(
             &format!("set_value {label}: temp_file vs itself (A/A control)"),
             &t[0],
-            Some(&t[5]),
+            Some(&t[5][..]),
             Target::Report,
         );
     }
@@ -340,11 +353,11 @@ impl Bench {
                 repeat(|| unsafe { raw_per_exec_step(base) }),
             ),
         ];
-        let t = self.rotate(self.batch(2_000_000), &mut candidates, None);
+        let t = self.run_rounds(self.batch(2_000_000), &mut candidates, None);
         self.row(
             "per-exec path (read value, bump count) vs raw pointers",
             &t[0],
-            Some(&t[1]),
+            Some(&t[1][..]),
             Target::AtMost(1.5),
         );
     }
@@ -389,7 +402,7 @@ impl Bench {
                 repeat(|| exchange(&framed)),
             ),
         ];
-        let t = self.rotate(
+        let t = self.run_rounds(
             self.batch((64 * MIB / size).clamp(20, 20_000)),
             &mut candidates,
             None,
@@ -400,7 +413,7 @@ impl Bench {
         self.row(
             &format!("round trip {}: shared memory vs pipe", human(size)),
             &t[0],
-            Some(&t[1]),
+            Some(&t[1][..]),
             Target::Report,
         );
     }
@@ -412,7 +425,7 @@ impl Bench {
     /// A figure holds ("yes") when the whole interval meets its target,
     /// fails ("NO") when none of it does, and is a "tie" when the interval
     /// straddles the target: the two are closer than this run can tell.
-    fn row(&self, figure: &str, subject: &[f64], baseline: Option<&Vec<f64>>, target: Target) {
+    fn row(&self, figure: &str, subject: &[f64], baseline: Option<&[f64]>, target: Target) {
         let Some(baseline) = baseline else {
             println!(
                 "{figure:<58} {:>11.0} {:>11} {:>7} {:>15}  {:<7} not measured (no go on PATH)",
@@ -435,7 +448,7 @@ impl Bench {
         println!(
             "{figure:<58} {:>11.0} {:>11.0} {:>7.3} {:>15}  {:<7} {holds}",
             median(subject.to_vec()),
-            median(baseline.clone()),
+            median(baseline.to_vec()),
             median(ratios),
             format!("[{low:.3}, {high:.3}]"),
             target.to_string(),
@@ -443,12 +456,13 @@ impl Bench {
     }
 }
 
-/// Keeps this thread, and the processes it starts, on the CPU it runs on
-/// until dropped. On a shared machine one virtual CPU can be slowed for a
-/// while (a busy neighbour on its physical core) and not the other: in
-/// one run every Rust candidate took 99 ns for a 4 KiB copy against 67-78
-/// in the others while the Go process, on the other CPU, did not slow
-/// down. On one CPU, both sides see the same noise.
+/// Keeps this thread, and the processes it starts meanwhile (the Go side),
+/// on the CPU it runs on until dropped. On a shared machine one virtual
+/// CPU can be slowed for a while (a busy neighbour on its physical core)
+/// and not the other: in one run every Rust candidate took 99 ns for a
+/// 4 KiB copy, against 67-78 ns in the runs around it, while the Go
+/// process, on the other CPU, did not slow down. On one CPU, both sides
+/// see the same noise.
 struct OneCpu(rustix::thread::CpuSet);
 
 impl OneCpu {
@@ -468,17 +482,23 @@ impl Drop for OneCpu {
     }
 }
 
-/// A small deterministic generator for the lane order: the same run
-/// shuffles the same way, and no dependency is needed for it.
-struct Xorshift(u64);
+/// A small generator for the lane orders: seeded, so a run's orders can be
+/// replayed (`--seed=N`), and no dependency is needed for it.
+struct Xorshift(std::cell::Cell<u64>);
 
 impl Xorshift {
+    fn new(seed: u64) -> Xorshift {
+        Xorshift(std::cell::Cell::new(seed | 1)) // never the stuck state 0
+    }
+
     /// A number in `0..n` (the modulo bias is irrelevant here).
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
+    fn below(&self, n: usize) -> usize {
+        let mut x = self.0.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0.set(x);
+        (x % n as u64) as usize
     }
 }
 
@@ -588,14 +608,15 @@ fn raw_lifecycle(dir: &std::path::Path, len: usize) {
     )
     .unwrap();
     rustix::fs::ftruncate(&fd, len as u64).unwrap();
-    let map = plain_map(&fd, len);
+    let map = raw_map(&fd, len);
     // SAFETY: `map` is the mapping of `len` bytes made just above.
     unsafe { rustix::mm::munmap(map.cast(), len) }.unwrap();
     drop(fd);
     rustix::fs::unlink(&path).unwrap();
 }
 
-fn plain_map(fd: &OwnedFd, len: usize) -> *mut u8 {
+/// A shared read-write mapping of `len` bytes of `fd`, by `mmap` itself.
+fn raw_map(fd: &OwnedFd, len: usize) -> *mut u8 {
     use rustix::mm::{MapFlags, ProtFlags};
     // SAFETY: a fresh shared mapping at an address the kernel picks.
     unsafe {
@@ -614,27 +635,27 @@ fn plain_map(fd: &OwnedFd, len: usize) -> *mut u8 {
 
 /// A plain memmap2 mapping of `size` bytes (plus a header's worth, so the
 /// copy lands at the same page offset as `set_value`'s) over `fd`.
-fn plain_mapping(fd: OwnedFd, size: usize) -> PlainMapping {
+fn memmap2_mapping(fd: OwnedFd, size: usize) -> Memmap2Mapping {
     let file = File::from(fd);
     file.set_len((HEADER_SIZE + size) as u64).unwrap();
     // SAFETY: the file is private to this benchmark and outlives the map.
     let map = unsafe { memmap2::MmapMut::map_mut(&file) }.unwrap();
-    PlainMapping { map, _file: file }
+    Memmap2Mapping { map, _file: file }
 }
 
-struct PlainMapping {
+struct Memmap2Mapping {
     map: memmap2::MmapMut,
     _file: File,
 }
 
-impl std::ops::Deref for PlainMapping {
+impl std::ops::Deref for Memmap2Mapping {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         &self.map[HEADER_SIZE..]
     }
 }
 
-impl std::ops::DerefMut for PlainMapping {
+impl std::ops::DerefMut for Memmap2Mapping {
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut self.map[HEADER_SIZE..]
     }
@@ -700,8 +721,14 @@ impl GoBench {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let timings = BufReader::new(child.stdout.take().unwrap());
-        GoProcess { child, timings }
+        let mut go = GoProcess {
+            timings: BufReader::new(child.stdout.take().unwrap()),
+            child,
+        };
+        // Its set-up (runtime start, regions, input) must not overlap the
+        // Rust candidates' batches on the same CPU.
+        assert_eq!(go.answer(), "ready", "the Go side did not start");
+        go
     }
 }
 
@@ -715,17 +742,22 @@ struct GoProcess {
 impl GoProcess {
     fn sample(&mut self, batch: usize) -> f64 {
         writeln!(self.child.stdin.as_mut().unwrap(), "{batch}").unwrap();
+        let answer = self.answer();
+        answer
+            .parse()
+            .unwrap_or_else(|_| panic!("the Go side answered {answer:?}"))
+    }
+
+    fn answer(&mut self) -> String {
         let mut line = String::new();
         self.timings.read_line(&mut line).unwrap();
-        line.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the Go side answered {line:?}"))
+        line.trim().to_owned()
     }
 }
 
 impl Drop for GoProcess {
     fn drop(&mut self) {
-        // End of input ends it; it then removes its region.
+        // End of input ends it; it then removes its regions.
         drop(self.child.stdin.take());
         let status = self.child.wait().unwrap();
         if !std::thread::panicking() {

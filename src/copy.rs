@@ -1,33 +1,34 @@
 //! How `set_value` copies an input into shared memory.
 //!
-//! Five ranges, measured on this project's machines (AMD EPYC, Zen 3;
-//! `BENCHMARKS.md` has the numbers):
+//! Five ranges, measured on this project's machines (AMD EPYC, Zen 3,
+//! glibc 2.36; `BENCHMARKS.md` has the numbers):
 //!
 //! - up to 64 bytes, a few register loads and stores inline: a `memcpy`
 //!   call costs as much as the copy;
-//! - up to 4 KiB, `memcpy` (glibc's vector code);
-//! - from 4 KiB to 512 KiB, on x86-64 with AVX, a loop of 32-byte vector
-//!   moves, as Go's `memmove` has: glibc 2.36's `memcpy` switches to
-//!   `rep movsb` at 4 KiB, 10-30% slower than the loop here;
-//! - from 512 KiB to 8 MiB, `memcpy` again: past L2 its `rep movsb` writes
-//!   whole cache lines without reading them first, which ties with or beats
-//!   the loop;
-//! - from 8 MiB on, the loop with non-temporal (streaming) stores: the input
+//! - up to 256 bytes, `memcpy`;
+//! - from 256 bytes to 512 KiB, on x86-64 with AVX, a loop of 32-byte
+//!   vector moves, as Go's `memmove` has from 256 bytes: it took 0.72-0.96x
+//!   of `memcpy`'s time at 512 bytes and 1 KiB (the call and glibc's size
+//!   dispatch), and 0.52-0.80x from 2 KiB to 4 KiB, where glibc switches to
+//!   `rep movsb` (at 2112 bytes on this CPU);
+//! - from 512 KiB to 8 MiB, `memcpy` again: glibc leaves `rep movsb` at
+//!   the L2 size for a vector loop of its own, which ties with this one;
+//! - from 8 MiB on, a loop with non-temporal (streaming) stores: the input
 //!   no longer fits in the cache anyway, the writer does not read it back,
 //!   and the reader is another process, so plain stores would first read
 //!   every destination line into the cache (read-for-ownership) and then
-//!   evict it, doubling the memory traffic; Go streams large copies too.
-//!   Below 8 MiB the cached copy wins, and leaves the input in the cache
-//!   for the worker.
+//!   evict it, doubling the memory traffic; Go streams from 1 MiB, glibc
+//!   (here) only from 192 MiB. Below 8 MiB the cached copy wins, and leaves
+//!   the input in the cache for the worker.
 
 use core::ptr;
 
-/// From this size on the AVX loop beats `memcpy` (its `rep movsb` path).
+/// From this size on the AVX loop beats `memcpy`.
 #[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
-pub(crate) const VECTOR_THRESHOLD: usize = 4 << 10;
+pub(crate) const VECTOR_THRESHOLD: usize = 256;
 
 /// From this size up to [`STREAMING_THRESHOLD`], `memcpy` is back: the
-/// copy outgrows L2, and `rep movsb`'s whole-line writes save the reads.
+/// copy outgrows L2, and glibc's own loop there ties with ours.
 #[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
 pub(crate) const VECTOR_END: usize = 512 << 10;
 
@@ -38,8 +39,9 @@ pub(crate) const STREAMING_THRESHOLD: usize = 8 << 20;
 
 /// Runs `before_stores`, then copies `len` bytes from `src` to `dst`. Every
 /// byte is globally visible, in order before any later store, when this
-/// returns (the streaming path ends with `sfence`), so a release store that
-/// follows publishes all of them.
+/// returns (the streaming path fences its weakly-ordered stores with
+/// `sfence`; `memcpy` fences its own), so a release store that follows
+/// publishes all of them.
 ///
 /// A small copy loads its source *before* `before_stores` runs: that
 /// closure stores to the header (`set_value` withdraws the old length), and
@@ -69,13 +71,14 @@ pub(crate) unsafe fn copy_to_shared(
     before_stores();
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     if (VECTOR_THRESHOLD..VECTOR_END).contains(&len) && x86_64::has_avx() {
-        // SAFETY: the caller's contract; AVX was just detected.
+        // SAFETY: the caller's contract; AVX was just detected, and
+        // `len >= VECTOR_THRESHOLD >= 2 * BLOCK` (asserted at compile time).
         unsafe { x86_64::copy_avx::<false>(src, dst, len) };
         return;
     }
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     if len >= STREAMING_THRESHOLD && x86_64::has_avx() {
-        // SAFETY: as above.
+        // SAFETY: as above, with `STREAMING_THRESHOLD >= 2 * BLOCK`.
         unsafe { x86_64::copy_avx::<true>(src, dst, len) };
         return;
     }
@@ -218,6 +221,7 @@ mod x86_64 {
 
     // `copy_avx` needs room for its head and tail.
     const _: () = assert!(super::VECTOR_THRESHOLD >= 2 * BLOCK);
+    const _: () = assert!(super::STREAMING_THRESHOLD >= 2 * BLOCK);
 
     /// The vector copy, for `len >= VECTOR_THRESHOLD`: whole blocks of 128
     /// bytes aligned to `dst`, with cached stores ([`cached_blocks`]) or
@@ -245,6 +249,9 @@ mod x86_64 {
                 load_block(src.add(len - BLOCK)),
             )
         };
+        // Every byte is written: the head covers `[0, body)` (`body <= 32`),
+        // the blocks `[body, body + blocks * BLOCK)`, and the tail the rest,
+        // fewer than BLOCK bytes before `len`.
         // SAFETY: `body + blocks * BLOCK <= len`, so every block is inside
         // both ranges, and `dst + body` is 32-byte aligned. `blocks >= 1`
         // since `len - body >= 2 * BLOCK - 32`.
@@ -272,14 +279,14 @@ mod x86_64 {
     /// after a store to an address with the same low 12 bits waits for
     /// that store (4K aliasing), and when `dst` sits just past `src` modulo
     /// 4 KiB, the bytes a step loads alias the bytes the previous step
-    /// stored: with the input 80 bytes before the value area (mod 4 KiB), a
-    /// 128 KiB copy took 0.90x of the time of `memcpy` with the plain loop
-    /// and 0.70x loading one block ahead, here.
+    /// stored: with the input at page offset 4056, 80 bytes before the
+    /// value area modulo 4 KiB, a 128 KiB copy took 0.90x of the time of
+    /// `memcpy` with the plain loop and 0.70x loading one block ahead, here.
     ///
     /// # Safety
     ///
-    /// `src` and `dst` are valid for `blocks * BLOCK` bytes, do not
-    /// overlap, and `dst` is 32-byte aligned; the CPU has AVX.
+    /// `blocks >= 1`; `src` and `dst` are valid for `blocks * BLOCK` bytes,
+    /// do not overlap, and `dst` is 32-byte aligned; the CPU has AVX.
     #[target_feature(enable = "avx")]
     #[inline]
     unsafe fn cached_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
@@ -321,7 +328,9 @@ mod x86_64 {
     #[inline]
     unsafe fn streamed_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
         let part = blocks / STREAMS;
-        // SAFETY: every block below `blocks`, the caller's contract.
+        // SAFETY: every index is below `blocks` (`stream * part + step <
+        // STREAMS * part <= blocks`, then the leftover ones), so its block
+        // is inside both ranges and aligned: the caller's contract.
         unsafe {
             for step in 0..part {
                 for stream in 0..STREAMS {
@@ -341,12 +350,15 @@ mod x86_64 {
         };
     }
 
-    /// Block number `block` of a streamed copy, and a prefetch of its
-    /// source a few blocks ahead, past the cache (Go's distances).
+    /// Block number `block` of a streamed copy, and a prefetch past the
+    /// cache of the source 448 and 640 bytes ahead (Go's distances; with
+    /// four parts in turn they are four times as far ahead in time, which
+    /// measured as good as anything tried).
     ///
     /// # Safety
     ///
-    /// As for [`cached_blocks`], with `block < blocks`.
+    /// `src` and `dst` are valid for `(block + 1) * BLOCK` bytes and do not
+    /// overlap, `dst` is 32-byte aligned; the CPU has AVX.
     #[target_feature(enable = "avx")]
     #[inline]
     unsafe fn stream_block(src: *const u8, dst: *mut u8, block: usize) {
@@ -378,6 +390,47 @@ mod x86_64 {
         let from = from.cast::<__m256i>();
         // SAFETY: the caller's contract; the loads are unaligned ones.
         [0, 1, 2, 3].map(|i| unsafe { _mm256_loadu_si256(from.add(i)) })
+    }
+
+    #[cfg(all(test, feature = "alloc"))]
+    mod tests {
+        use super::*;
+
+        /// Every length with few blocks (where the head, the tail, the
+        /// leftover streamed blocks and the blocks overlap most) at every
+        /// destination alignment, cached and streamed.
+        #[test]
+        fn vector_copy_writes_exactly_its_range() {
+            if !has_avx() {
+                return; // the copy is never called without AVX
+            }
+            let src: alloc::vec::Vec<u8> = (0..2048u32).map(|i| (i * 7 + i / 251) as u8).collect();
+            let mut buffer = alloc::vec![0u8; 2048 + 96];
+            let start = buffer.as_ptr().align_offset(32);
+            for len in 2 * BLOCK..=10 * BLOCK {
+                for offset in 0..32 {
+                    for stream in [false, true] {
+                        buffer.fill(0);
+                        let dst = &mut buffer[start + offset..start + offset + len];
+                        // SAFETY: `dst` is `len` bytes of `buffer`, `src`
+                        // has more, they are distinct; AVX was detected.
+                        unsafe {
+                            if stream {
+                                copy_avx::<true>(src.as_ptr(), dst.as_mut_ptr(), len);
+                            } else {
+                                copy_avx::<false>(src.as_ptr(), dst.as_mut_ptr(), len);
+                            }
+                        }
+                        let at = start + offset;
+                        assert_eq!(&buffer[at..at + len], &src[..len], "{len} at {offset}");
+                        assert!(buffer[..at]
+                            .iter()
+                            .chain(&buffer[at + len..])
+                            .all(|&b| b == 0));
+                    }
+                }
+            }
+        }
     }
 }
 

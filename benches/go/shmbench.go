@@ -3,7 +3,8 @@
 // the same system calls. It runs as long as the Rust harness measures one
 // figure, like the Rust candidates do: set-up once, then for each batch size
 // read from stdin one timed batch, answered with its ns per operation on
-// stdout. So both sides time the same operation on long-lived state.
+// stdout ("ready" first, once set up). So both sides time the same
+// operation on long-lived state.
 //
 //	shmbench lifecycle CAPACITY   a batch: create+map+unmap+close+remove
 //	shmbench setvalue  SIZE TURNS a batch: setValue of SIZE bytes, into TURNS
@@ -62,10 +63,11 @@ func (m *sharedMem) setValue(b []byte) {
 	copy(v, b)
 }
 
+// check panics on an error: unlike os.Exit, a panic runs the deferred
+// closes, so no temp file is left behind.
 func check(err error) {
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		panic(err)
 	}
 }
 
@@ -106,6 +108,7 @@ func main() {
 	default:
 		check(fmt.Errorf("unknown figure %q", os.Args[1]))
 	}
+	fmt.Println("ready")
 	batches := bufio.NewScanner(os.Stdin)
 	for batches.Scan() {
 		batch, err := strconv.Atoi(batches.Text())
