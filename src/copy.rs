@@ -439,7 +439,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copies_every_size_and_alignment_exactly() {
+    fn copies_sizes_on_both_sides_of_every_threshold() {
         let len = STREAMING_THRESHOLD + 200;
         // Sizes on both sides of each threshold, at aligned and odd offsets.
         let src: alloc::vec::Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
