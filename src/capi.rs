@@ -467,10 +467,7 @@ pub unsafe extern "C" fn fuzzshm_set_value(mem: *mut Handle, data: *const u8, le
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_set_value_len(mem: *mut Handle, len: usize) -> c_int {
     // SAFETY: the caller's contract.
-    match unsafe { open_mut(mem) } {
-        Ok(mem) => status(mem.set_value_len(len)),
-        Err(code) => code,
-    }
+    unsafe { open_mut(mem) }.map_or_else(|code| code, |mem| status(mem.set_value_len(len)))
 }
 
 /// [`Region::capacity`](crate::Region::capacity): the value capacity in
@@ -507,10 +504,7 @@ pub unsafe extern "C" fn fuzzshm_fd(mem: *const Handle) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_resize(mem: *mut Handle, capacity: usize) -> c_int {
     // SAFETY: the caller's contract.
-    match unsafe { open_mut(mem) } {
-        Ok(mem) => status(mem.resize(capacity)),
-        Err(code) => code,
-    }
+    unsafe { open_mut(mem) }.map_or_else(|code| code, |mem| status(mem.resize(capacity)))
 }
 
 /// [`SharedMem::remap`]: adopts the file's current size after a peer
