@@ -297,16 +297,10 @@ mod x86_64 {
             for block in 1..blocks {
                 let at = block * BLOCK;
                 let next = load_block(src.add(at));
-                let to = dst.add(at - BLOCK).cast::<__m256i>();
-                for (i, lane) in current.into_iter().enumerate() {
-                    _mm256_store_si256(to.add(i), lane);
-                }
+                store_block(dst.add(at - BLOCK), current);
                 current = next;
             }
-            let to = dst.add((blocks - 1) * BLOCK).cast::<__m256i>();
-            for (i, lane) in current.into_iter().enumerate() {
-                _mm256_store_si256(to.add(i), lane);
-            }
+            store_block(dst.add((blocks - 1) * BLOCK), current);
         }
     }
 
@@ -390,6 +384,20 @@ mod x86_64 {
         let from = from.cast::<__m256i>();
         // SAFETY: the caller's contract; the loads are unaligned ones.
         [0, 1, 2, 3].map(|i| unsafe { _mm256_loadu_si256(from.add(i)) })
+    }
+
+    /// # Safety
+    ///
+    /// `to` is valid for writes of `BLOCK` bytes and 32-byte aligned; the
+    /// CPU has AVX.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn store_block(to: *mut u8, lanes: [__m256i; 4]) {
+        let to = to.cast::<__m256i>();
+        for (i, lane) in lanes.into_iter().enumerate() {
+            // SAFETY: the caller's contract; `to + 32 * i` stays aligned.
+            unsafe { _mm256_store_si256(to.add(i), lane) };
+        }
     }
 
     #[cfg(all(test, feature = "alloc"))]
