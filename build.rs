@@ -5,6 +5,8 @@
 //!
 //! - `fuzzshm_memfd`: `memfd_create` and `F_ADD_SEALS` (Linux, Android, FreeBSD);
 //! - `fuzzshm_mremap`: `mremap(MREMAP_MAYMOVE)`, to grow a mapping in place (Linux);
+//! - `fuzzshm_fallocate`: `fallocate(FALLOC_FL_KEEP_SIZE)`, to reserve a
+//!   file's storage before writing it through a mapping (Linux, Android);
 //! - `fuzzshm_getrandom`: `getrandom`, for unpredictable temp-file names
 //!   (Linux, Android);
 //! - `fuzzshm_pipe2`: `pipe2(O_CLOEXEC)`, a pipe born close-on-exec (not on
@@ -24,6 +26,7 @@ use std::env;
 const FACILITIES: &[(&str, &[&str])] = &[
     ("fuzzshm_memfd", &["linux", "android", "freebsd"]),
     ("fuzzshm_mremap", &["linux"]),
+    ("fuzzshm_fallocate", &["linux", "android"]),
     ("fuzzshm_getrandom", &["linux", "android"]),
     (
         "fuzzshm_pipe2",

@@ -665,11 +665,15 @@ impl std::ops::DerefMut for Memmap2Mapping {
 /// memory; `P` reads a length-prefixed input from the pipe; either way it
 /// counts and answers one byte.
 fn roundtrip_worker() {
+    // SAFETY: `--roundtrip-worker` is passed only by `round_trip`, whose
+    // `CoordinatorComm::attach` placed this worker's pipes and region on
+    // fds 3-5; `main` opens nothing before coming here, so nothing else in
+    // this process owns those numbers, and fd 5 is mapped only here.
     let WorkerComm {
         fuzz_in,
         fuzz_out,
         mem,
-    } = WorkerComm::from_inherited().unwrap();
+    } = unsafe { WorkerComm::from_inherited() }.unwrap();
     let (mut calls, mut answers) = (File::from(fuzz_in), File::from(fuzz_out));
     let mut buffer = vec![0u8; mem.capacity()];
     let mut command = [0u8; 1];

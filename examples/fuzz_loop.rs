@@ -80,11 +80,15 @@ fn target(input: &[u8]) {
 
 /// Go's `workerServer`: serve batches until the coordinator closes fd 3.
 fn worker() -> Result<()> {
+    // SAFETY: `--worker` is passed only by `drive`, whose
+    // `CoordinatorComm::attach` placed this worker's pipes and region on
+    // fds 3-5; `main` opens nothing before coming here, so nothing else in
+    // this process owns those numbers, and fd 5 is mapped only here.
     let WorkerComm {
         fuzz_in,
         fuzz_out,
         mut mem,
-    } = WorkerComm::from_inherited()?;
+    } = unsafe { WorkerComm::from_inherited() }?;
     let mut calls = File::from(fuzz_in);
     let mut answers = File::from(fuzz_out);
     let mut batch = [0u8; 4];
@@ -264,7 +268,7 @@ fn coordinator(options: Options) -> Result<()> {
             println!(
                 "fuzz_loop: {} workers, {backing} regions of {} bytes, {} s, stop after {} crashes, crashes in {}",
                 options.workers,
-                mem.len(),
+                mem.size(),
                 options.seconds,
                 options.max_crashes,
                 options.out.display()

@@ -133,16 +133,24 @@ int fuzzshm_memfd(fuzzshm_t *out, size_t capacity);
 
 /* Maps the whole file or memfd `fd` (size from fstat), as a worker maps the
  * region it inherits. Takes ownership of fd: closed by fuzzshm_close, and
- * on failure too. FUZZSHM_ENOT_REGULAR_FILE, FUZZSHM_ETOO_SMALL. */
+ * on failure too. FUZZSHM_ENOT_REGULAR_FILE, FUZZSHM_ETOO_SMALL.
+ * Contract: no other mapping of the same file (another handle over a dup
+ * of fd, an mmap of yours) is alive in this process while the handle is
+ * open; two would alias each other's value (Rust's from_fd is unsafe). */
 int fuzzshm_from_fd(fuzzshm_t *out, int fd);
 
 /* Go's sharedMemMapFile: maps the first `size` bytes (header included) of
- * fd; FUZZSHM_ETOO_SMALL if the file is shorter. Owns fd as above. */
+ * fd; FUZZSHM_ETOO_SMALL if the file is shorter. Owns fd, and has the
+ * contract, of fuzzshm_from_fd. */
 int fuzzshm_map_file(fuzzshm_t *out, int fd, size_t size);
 
 /* Go's getWorkerComm, for a worker: takes fds 3, 4 and 5. The region goes
- * to `mem`; the pipe descriptors, now yours, to *fuzz_in and *fuzz_out.
- * Once per process (FUZZSHM_EALREADY_TAKEN). */
+ * to `mem`; the pipe descriptors, now yours, to *fuzz_in and *fuzz_out;
+ * all three are close-on-exec from then on. Once per process
+ * (FUZZSHM_EALREADY_TAKEN). On failure (fd 5 empty, read-only, a
+ * directory...) fds 3, 4, 5 stay open and untaken, and a later call may
+ * take them. Contract: fds 3-5 were inherited for the worker protocol and
+ * nothing else in this process uses them. */
 int fuzzshm_worker_comm(fuzzshm_t *mem, int *fuzz_in, int *fuzz_out);
 
 /* Go's Close: unmaps, closes the descriptor, removes the file if this
@@ -160,14 +168,23 @@ fuzzshm_header_t *fuzzshm_header(const fuzzshm_t *mem);
 int fuzzshm_value(const fuzzshm_t *mem, const uint8_t **data, size_t *len);
 
 /* The whole value area (capacity bytes), to build an input in place
- * before fuzzshm_set_value_len. On error *data = NULL, *capacity = 0. */
+ * before fuzzshm_set_value_len. On error *data = NULL, *capacity = 0.
+ * On a file system that can fill up, call fuzzshm_reserve_whole first:
+ * writing storage the file does not have yet raises SIGBUS there. */
 int fuzzshm_value_buffer(fuzzshm_t *mem, uint8_t **data, size_t *capacity);
 
 /* Go's setValue: copies len bytes in as the value, crash-consistently
  * (valueLen is 0 while the bytes are copied, then published). `data` may
  * point into the value area itself, and may be NULL if len is 0.
- * FUZZSHM_EVALUE_TOO_LARGE leaves the region unchanged. */
+ * FUZZSHM_EVALUE_TOO_LARGE, or -ENOSPC on a full file system (the storage
+ * is reserved before the copy, never SIGBUS), leave the region unchanged. */
 int fuzzshm_set_value(fuzzshm_t *mem, const uint8_t *data, size_t len);
+
+/* Reserves (fallocate) the file's storage for the whole value area now,
+ * and for every size fuzzshm_resize grows it to, so that writers outside
+ * the library (fuzzshm_value_buffer, a Go or C peer) cannot SIGBUS on a
+ * full file system. -ENOSPC if there is no room. */
+int fuzzshm_reserve_whole(fuzzshm_t *mem);
 
 /* Go's setValueLen: publishes len after writing via fuzzshm_value_buffer.
  * FUZZSHM_EVALUE_TOO_LARGE beyond the capacity. */
@@ -181,7 +198,9 @@ size_t fuzzshm_capacity(const fuzzshm_t *mem);
 int fuzzshm_fd(const fuzzshm_t *mem);
 
 /* Grows the region to `capacity` value bytes, keeping header and value;
- * FUZZSHM_ESHRINK if smaller. Old header/value pointers become invalid. */
+ * FUZZSHM_ESHRINK if smaller. Old header/value pointers become invalid.
+ * On any error (-ENOMEM, -EFBIG above RLIMIT_FSIZE, never SIGXFSZ) the
+ * file and the mapping are exactly as they were, pointers included. */
 int fuzzshm_resize(fuzzshm_t *mem, size_t capacity);
 
 /* Adopts the file's current size after a peer resized it. *changed (if

@@ -261,11 +261,14 @@ pub unsafe extern "C" fn fuzzshm_memfd(out: *mut Handle, capacity: usize) -> c_i
 /// # Safety
 ///
 /// As [`fuzzshm_temp_file`]; `fd` is negative or an open descriptor the
-/// caller owns and gives up.
+/// caller owns and gives up; no other mapping of its file (another handle
+/// over a duplicate of it, an `mmap` of the caller's) is alive in this
+/// process while the handle is open.
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
-    // SAFETY: the caller's contract, passed on.
-    unsafe { construct(out, || owned_fd(fd).and_then(SharedMem::from_fd)) }
+    // SAFETY: the caller's contract, passed on: `fd` is theirs to give, and
+    // no other mapping of its file is in this process.
+    unsafe { construct(out, || owned_fd(fd).and_then(|fd| SharedMem::from_fd(fd))) }
 }
 
 /// [`SharedMem::map_file`]: maps the first `size` bytes (header included)
@@ -287,12 +290,16 @@ pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usi
 /// [`WorkerComm::from_inherited`]: a worker takes fds 3 (`fuzz_in`), 4
 /// (`fuzz_out`) and 5 (the region), as a Go worker does. On success the
 /// region is in `mem`, and the pipe descriptors, now the caller's, in
-/// `*fuzz_in` and `*fuzz_out`. Once per process (`FUZZSHM_EALREADY_TAKEN`).
+/// `*fuzz_in` and `*fuzz_out`, all three close-on-exec. Once per process
+/// (`FUZZSHM_EALREADY_TAKEN`). On failure fds 3, 4 and 5 are left open,
+/// as they were, and a later call may take them.
 ///
 /// # Safety
 ///
 /// `mem` as `out` of [`fuzzshm_temp_file`]; `fuzz_in` and `fuzz_out` null
-/// or valid for writes of an `int`.
+/// or valid for writes of an `int`; fds 3, 4 and 5 were inherited for the
+/// worker protocol and nothing else in this process uses them (the
+/// contract of [`WorkerComm::from_inherited`]).
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_worker_comm(
     mem: *mut Handle,
@@ -302,7 +309,8 @@ pub unsafe extern "C" fn fuzzshm_worker_comm(
     if mem.is_null() || fuzz_in.is_null() || fuzz_out.is_null() {
         return FUZZSHM_ENULL;
     }
-    let comm = WorkerComm::from_inherited();
+    // SAFETY: the caller's contract is `from_inherited`'s.
+    let comm = unsafe { WorkerComm::from_inherited() };
     let made = comm.map(|comm| {
         // SAFETY: both non-null, and valid for writes by the caller's contract.
         unsafe {
@@ -456,6 +464,18 @@ pub unsafe extern "C" fn fuzzshm_set_value(mem: *mut Handle, data: *const u8, le
     // SAFETY: `data` is valid for reads of `len` bytes (the caller's
     // contract), and C holds no Rust reference into them.
     status(unsafe { mem.set_value_from(data, len) })
+}
+
+/// [`SharedMem::reserve_whole`]: reserves the file's storage for the whole
+/// value area, now and after every resize, for writers outside the library.
+///
+/// # Safety
+///
+/// As [`fuzzshm_close`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_reserve_whole(mem: *mut Handle) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe { open_mut(mem) }.map_or_else(|code| code, |mem| status(mem.reserve_whole()))
 }
 
 /// [`SharedMem::set_value_len`]: publishes `len` as the value length after

@@ -41,8 +41,8 @@
 //! |--------------------------------|---------|
 //! | `sharedMemSize(n)`             | [`region_size`] |
 //! | `sharedMemTempFile(n)`         | [`SharedMem::temp_file`], [`SharedMem::create_in`] |
-//! | `sharedMemMapFile(f, size, rm)`| [`SharedMem::map_file`] |
-//! | `getWorkerComm`                | [`SharedMem::from_fd`], [`WorkerComm::from_inherited`] |
+//! | `sharedMemMapFile(f, size, rm)`| [`SharedMem::map_file`] (`unsafe`) |
+//! | `getWorkerComm`                | [`SharedMem::from_fd`], [`WorkerComm::from_inherited`] (both `unsafe`) |
 //! | `header()`                     | [`Region::header`] |
 //! | `valueRef()`                   | [`Region::value`], [`SharedMem::value_mut`] |
 //! | `valueCopy()`                  | [`Region::value_copy`] |
@@ -54,13 +54,28 @@
 //!
 //! # Safety model
 //!
-//! A region is memory that another process maps too, and that process is
-//! not bound by Rust's rules. fuzzshm assumes exactly this of a peer:
+//! Within this process, safe code cannot cause undefined behaviour. Writes
+//! need `&mut SharedMem`, so no reference into the value is alive while it
+//! is written; [`SharedMem`] derefs only to `&Region`, so no safe code can
+//! swap a mapping away from the descriptor it belongs to. What safe code
+//! cannot see is a second mapping of the same file in this process: one
+//! mapping's [`Region::value`] and the other's [`SharedMem::value_mut`]
+//! would be a `&[u8]` and a `&mut [u8]` over the same bytes. So creating a
+//! region ([`SharedMem::temp_file`], [`SharedMem::create_in`],
+//! `SharedMem::memfd`) is safe, and adopting a descriptor that may already
+//! be mapped here ([`SharedMem::from_fd`], [`SharedMem::map_file`],
+//! [`WorkerComm::from_inherited`], [`WorkerComm::from_raw_fds`]) is
+//! `unsafe`, with that as its contract, as memmap2's file mappings are.
+//! [`WorkerComm::from_inherited`] also takes ownership of fds 3, 4 and 5:
+//! its contract is that nothing else in this process owns them.
+//!
+//! Other processes are not bound by Rust's rules, and what they may do is
+//! the rest of the contract. fuzzshm assumes exactly this of a peer:
 //!
 //! 1. **It may write any byte of the header, at any time.** Every header
 //!    field is an atomic, so a `&Header` never claims the bytes are frozen
 //!    and a racing write is an atomic race, not UB. `valueLen` is never
-//!    trusted: [`Region::value`] checks it against the region's own length,
+//!    trusted: [`Region::value`] checks it against the region's own size,
 //!    fixed when it was mapped, and a negative or too-large value is
 //!    [`Error::CorruptValueLen`], never a panic or an out-of-bounds read.
 //!    Any `rawInMem` byte other than 0 reads as `true`.
@@ -68,23 +83,30 @@
 //!    the region back and forth by pipe messages, and only the side whose
 //!    turn it is touches the value. A `&[u8]` from [`Region::value`] or a
 //!    `&mut [u8]` from [`SharedMem::value_mut`] is valid on that basis, as a
-//!    `&[u8]` over a file is in memmap2. A peer that breaks the protocol can
-//!    make those bytes change under us: the data is then garbage, but every
-//!    access still stays inside the mapping, because no bound is read from
-//!    shared memory.
-//! 3. **It may resize the file.** It may grow it: we keep our mapping until
-//!    [`SharedMem::remap`]. Shrinking a file under a mapping makes touching
-//!    the lost pages raise `SIGBUS`, which no library can prevent for plain
-//!    files; `SharedMem::memfd` regions are sealed with `F_SEAL_SHRINK`, so
-//!    there the kernel refuses it. [`SharedMem::resize`] itself never
-//!    shrinks.
+//!    `&[u8]` over a file is in memmap2. This is the one promise fuzzshm
+//!    cannot check: a peer that breaks it can make those bytes change under
+//!    a reference, and the data is then garbage; but every access still
+//!    stays inside the mapping, because no bound is read from shared
+//!    memory.
+//! 3. **It may grow the file, and must not shrink it.** A grown file keeps
+//!    our mapping as it was until [`SharedMem::remap`]. Shrinking a file
+//!    under a mapping makes touching the lost pages raise `SIGBUS`, which no
+//!    library can prevent for plain files; `SharedMem::memfd` regions are
+//!    sealed with `F_SEAL_SHRINK`, so there the kernel refuses it.
+//!    [`SharedMem::resize`] itself never shrinks.
 //!
-//! Within this process the usual rules hold: writes need `&mut SharedMem`,
-//! so no reference into the value is alive while it is written;
-//! [`SharedMem`] derefs only to `&Region`, so no safe code can swap a
-//! mapping away from the descriptor it belongs to. Every descriptor fuzzshm
-//! opens is close-on-exec: a child gets a region only through
-//! [`set_worker_comm`].
+//! # Faults
+//!
+//! Every descriptor fuzzshm opens, or takes with
+//! [`WorkerComm::from_inherited`], is close-on-exec: a child gets a region
+//! only through [`set_worker_comm`]. The system's limits are errors, not
+//! signals: `RLIMIT_FSIZE` is `EFBIG` (never `SIGXFSZ`), a file system
+//! without room is `ENOSPC` from [`SharedMem::set_value`] (which reserves
+//! the storage it is about to write, never `SIGBUS`; writers outside the
+//! crate are covered by [`SharedMem::reserve_whole`]), and a refused
+//! [`SharedMem::resize`] leaves the file and the mapping exactly as they
+//! were. A call that took a region and fails hands it back
+//! ([`RegionError`]): it may hold the input that crashed a worker.
 //!
 //! Writes are crash-consistent: [`SharedMem::set_value`] withdraws the old
 //! length, copies the bytes, then publishes the new length with release
@@ -116,6 +138,7 @@ mod header;
 mod region;
 mod shared_mem;
 mod sys;
+mod temp_file;
 mod worker_comm;
 
 pub use error::{Errno, Error, Result};
@@ -124,7 +147,7 @@ pub use region::Region;
 pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 pub use shared_mem::SharedMem;
 #[cfg(feature = "std")]
-pub use worker_comm::{set_worker_comm, CoordinatorComm};
+pub use worker_comm::{set_worker_comm, CoordinatorComm, RegionError};
 pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 
 /// The README's examples, run as doctests so they cannot rot.

@@ -14,12 +14,12 @@ use crate::header::{Header, HEADER_SIZE};
 ///
 /// It borrows memory it does not own; [`SharedMem`](crate::SharedMem) is the
 /// owner that maps and unmaps it and hands out `&Region` through `Deref`.
-/// Every bound a `Region` uses comes from its own length, fixed when it was
+/// Every bound a `Region` uses comes from its own size, fixed when it was
 /// made, and never from bytes in the memory, which a peer may overwrite:
-/// `valueLen` is only ever checked against that length, never trusted.
+/// `valueLen` is only ever checked against that size, never trusted.
 pub struct Region {
     base: NonNull<Header>,
-    len: usize,
+    size: usize,
 }
 
 // SAFETY: a `Region` is a pointer and a length with no thread affinity. Its
@@ -31,17 +31,17 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
-    /// Views `len` bytes at `base` as a region (header, then value bytes).
+    /// Views `size` bytes at `base` as a region (header, then value bytes).
     ///
     /// # Errors
     ///
-    /// [`Error::TooSmall`] if `len` cannot hold the header,
+    /// [`Error::TooSmall`] if `size` cannot hold the header,
     /// [`Error::TooLarge`] if it exceeds `isize::MAX` (no slice may), and
     /// [`Error::Misaligned`] if `base` is not aligned for [`Header`].
     ///
     /// # Safety
     ///
-    /// - `base` must be valid for reads and writes of `len` bytes, and stay
+    /// - `base` must be valid for reads and writes of `size` bytes, and stay
     ///   so for as long as the returned `Region` (or anything borrowed from
     ///   it) is used.
     /// - Within this process, nothing may access those bytes other than
@@ -65,7 +65,7 @@ impl Region {
     /// assert_eq!(region.value()?, b"seed");
     /// # Ok(()) }
     /// ```
-    pub unsafe fn from_raw_parts(base: NonNull<u8>, len: usize) -> Result<Region> {
+    pub unsafe fn from_raw_parts(base: NonNull<u8>, size: usize) -> Result<Region> {
         let align = core::mem::align_of::<Header>();
         if base.as_ptr() as usize % align != 0 {
             return Err(Error::Misaligned {
@@ -73,18 +73,18 @@ impl Region {
                 align,
             });
         }
-        if len < HEADER_SIZE {
+        if size < HEADER_SIZE {
             return Err(Error::TooSmall {
-                size: len as u64,
+                size: size as u64,
                 needed: HEADER_SIZE as u64,
             });
         }
-        if len > isize::MAX as usize {
-            return Err(Error::TooLarge { size: len as u64 });
+        if size > isize::MAX as usize {
+            return Err(Error::TooLarge { size: size as u64 });
         }
         // SAFETY: the checks above are `new_unchecked`'s preconditions; the
         // rest is our caller's contract.
-        Ok(unsafe { Region::new_unchecked(base, len) })
+        Ok(unsafe { Region::new_unchecked(base, size) })
     }
 
     /// [`from_raw_parts`](Self::from_raw_parts) without the checks.
@@ -92,40 +92,35 @@ impl Region {
     /// # Safety
     ///
     /// As for `from_raw_parts`, and: `base` is aligned for [`Header`] and
-    /// `HEADER_SIZE <= len <= isize::MAX`.
-    pub(crate) unsafe fn new_unchecked(base: NonNull<u8>, len: usize) -> Region {
+    /// `HEADER_SIZE <= size <= isize::MAX`.
+    pub(crate) unsafe fn new_unchecked(base: NonNull<u8>, size: usize) -> Region {
         Region {
             base: base.cast(),
-            len,
+            size,
         }
     }
 
     /// `header()`—The header at the start of the region.
     #[inline]
     pub fn header(&self) -> &Header {
-        // SAFETY: `base` is aligned for `Header` and `len >= HEADER_SIZE`
+        // SAFETY: `base` is aligned for `Header` and `size >= HEADER_SIZE`
         // (checked in `from_raw_parts`), so the header is in bounds. Every
         // field is an atomic (or made of atomics), so this shared reference
         // stays valid while other processes write the same bytes.
         unsafe { self.base.as_ref() }
     }
 
-    /// The value capacity: the region's length less the header.
+    /// The value capacity: the region's size less the header.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.len - HEADER_SIZE
+        self.size - HEADER_SIZE
     }
 
-    /// The whole region's length in bytes, header included.
+    /// The region's size in bytes, header included: Go's `sharedMemSize`
+    /// of its capacity.
     #[inline]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Always `false`: a region holds at least its header.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        false
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     /// The first byte of the region (the header).
@@ -141,7 +136,7 @@ impl Region {
 
     #[inline]
     fn value_ptr(&self) -> *mut u8 {
-        // SAFETY: `len >= HEADER_SIZE`, so the value area starts in bounds
+        // SAFETY: `size >= HEADER_SIZE`, so the value area starts in bounds
         // (or one past the end, for a capacity of zero).
         unsafe { self.as_ptr().add(HEADER_SIZE) }
     }
@@ -310,7 +305,7 @@ impl core::fmt::Debug for Region {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Region")
             .field("base", &self.base)
-            .field("len", &self.len)
+            .field("size", &self.size)
             .field("header", self.header())
             .finish()
     }

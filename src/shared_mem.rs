@@ -1,20 +1,18 @@
 //! [`SharedMem`]: owns a file descriptor, its mapping, and (for a temp file)
 //! the name to remove on close. Go's `sharedMem`.
 
-use core::ffi::CStr;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
+use core::ptr::NonNull;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::FileType;
 
 use crate::error::{Error, Result};
 use crate::header::{region_size, HEADER_SIZE};
 use crate::region::Region;
 use crate::sys;
-
-/// How many names `create_in` tries before giving up; with 64 random bits a
-/// second collision means someone is creating our names on purpose.
-const NAME_ATTEMPTS: u32 = 64;
+use crate::temp_file::{TempDir, TempFile};
 
 /// A shared-memory region backed by a file or memfd: Go's `sharedMem`.
 ///
@@ -26,107 +24,84 @@ const NAME_ATTEMPTS: u32 = 64;
 /// Dropping it unmaps the region, closes the descriptor and removes the file
 /// if this process created it, as [`close`](Self::close) does, but silently.
 /// That also happens when the thread holding it unwinds from a panic.
+///
+/// # One mapping per file in a process
+///
+/// Creating a region ([`temp_file`](Self::temp_file),
+/// [`create_in`](Self::create_in), [`memfd`](Self::memfd)) is safe: the
+/// file is new, and this `SharedMem` is its only mapping here. Adopting a
+/// descriptor ([`from_fd`](Self::from_fd), [`map_file`](Self::map_file),
+/// [`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited)) is
+/// `unsafe`: if the same file were mapped twice in this process, one
+/// mapping's [`value`](Region::value) and the other's
+/// [`value_mut`](Self::value_mut) would be a `&[u8]` and a `&mut [u8]` over
+/// the same bytes, which is undefined behaviour (the compiler may keep a
+/// stale byte in a register). This does not compile:
+///
+/// ```compile_fail,E0133
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use fuzzshm::{AsFd, SharedMem};
+/// let mut a = SharedMem::temp_file(4096)?;
+/// let b = SharedMem::from_fd(a.as_fd().try_clone_to_owned()?)?; // needs `unsafe`
+/// let shared: &[u8] = b.value()?;
+/// let exclusive: &mut [u8] = a.value_mut()?; // the same bytes
+/// # let _ = (shared, exclusive);
+/// # Ok(()) }
+/// ```
 pub struct SharedMem {
     region: Region,
     fd: ManuallyDrop<OwnedFd>,
     temp: Option<TempFile>,
+    /// How many value bytes, from the first, this process has reserved the
+    /// file's storage for (the header is reserved when the file is mapped).
+    /// `set_value` makes a system call only when it writes past this mark.
+    reserved_capacity: usize,
+    /// Whether [`reserve_whole`](Self::reserve_whole) asked for the whole
+    /// value area, in every size the region grows to.
+    reserve_whole: bool,
 }
 
-/// A file we created and must remove: the directory it is in and its name.
-struct TempFile {
-    dir: TempDir,
-    name: TempName,
-}
-
-/// The directory a temp file was created in, held open so the file is
-/// removed from that same directory even if it is renamed meanwhile.
-enum TempDir {
-    /// A descriptor of this region's own.
-    Owned(OwnedFd),
-    /// The temp directory's descriptor that [`SharedMem::temp_file`] keeps
-    /// for the whole process.
-    #[cfg(feature = "std")]
-    ProcessWide(BorrowedFd<'static>),
-}
-
-impl TempDir {
-    /// The temp directory (`std::env::temp_dir()`), opened on first use
-    /// and kept open, close-on-exec, for the life of the process: a region
-    /// then costs no `openat` and `close` of the directory (two of the
-    /// eight system calls of a create-and-close). If the temp directory
-    /// changes (`TMPDIR` set to another path), regions there get a
-    /// descriptor of their own.
-    #[cfg(feature = "std")]
-    fn process_wide() -> Result<TempDir> {
-        static OPENED: std::sync::OnceLock<(std::path::PathBuf, OwnedFd)> =
-            std::sync::OnceLock::new();
-        let path = std::env::temp_dir();
-        if OPENED.get().is_none() {
-            let fd = sys::open_dir(&path)?;
-            // A thread racing us may have set it first: its descriptor is
-            // as good, and ours is closed as it drops.
-            let _ = OPENED.set((path.clone(), fd));
-        }
-        match OPENED.get() {
-            Some((opened, fd)) if *opened == path => Ok(TempDir::ProcessWide(fd.as_fd())),
-            _ => sys::open_dir(&path).map(TempDir::Owned),
-        }
+/// The policy on a file's size: it must hold a header and fit in one
+/// mapping (`isize::MAX` bytes, the most a slice may span; more than the
+/// address space on 32-bit targets, where the size is `u64`).
+fn mappable_size(fd: BorrowedFd<'_>) -> Result<usize> {
+    let facts = sys::stat(fd)?;
+    if facts.file_type() != FileType::RegularFile {
+        return Err(Error::NotRegularFile { mode: facts.mode });
     }
-}
-
-impl AsFd for TempDir {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            TempDir::Owned(fd) => fd.as_fd(),
-            #[cfg(feature = "std")]
-            TempDir::ProcessWide(fd) => *fd,
-        }
+    if facts.size < HEADER_SIZE as u64 {
+        return Err(Error::TooSmall {
+            size: facts.size,
+            needed: HEADER_SIZE as u64,
+        });
     }
-}
-
-/// `fuzz-` followed by 16 hex digits and a NUL, on the stack: no allocation,
-/// so `create_in` works without `alloc`.
-struct TempName([u8; TempName::LEN + 1]);
-
-impl TempName {
-    const PREFIX: &'static [u8] = b"fuzz-";
-    const LEN: usize = Self::PREFIX.len() + 16;
-
-    fn new(entropy: u64) -> TempName {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut name = [0u8; Self::LEN + 1];
-        name[..Self::PREFIX.len()].copy_from_slice(Self::PREFIX);
-        for (i, digit) in name[Self::PREFIX.len()..Self::LEN].iter_mut().enumerate() {
-            *digit = HEX[((entropy >> (60 - 4 * i)) & 0xf) as usize];
-        }
-        TempName(name)
-    }
-
-    fn as_c_str(&self) -> &CStr {
-        // SAFETY: `new` fills every byte but the last with ASCII letters and
-        // digits, and the last is the zero it was initialised with: exactly
-        // one NUL, at the end.
-        unsafe { CStr::from_bytes_with_nul_unchecked(&self.0) }
+    match usize::try_from(facts.size) {
+        Ok(size) if size <= isize::MAX as usize => Ok(size),
+        _ => Err(Error::TooLarge { size: facts.size }),
     }
 }
 
 impl SharedMem {
     /// `sharedMemTempFile`—A new region in a new file `fuzz-*` in the temp
-    /// directory (`TMPDIR`, else `/tmp`), created exclusively with mode 0600
-    /// and removed on close. The file takes no memory or disk until written.
+    /// directory (`TMPDIR` if set and not empty, else `/tmp`), created
+    /// exclusively with mode 0600 and removed on close. The file takes no
+    /// memory or disk until written.
     ///
     /// Like Go's `sharedMemTempFile(size)`, it takes the value capacity;
     /// the file is [`region_size`]`(capacity)` long.
     ///
-    /// The temp directory is opened once per process and kept open
-    /// (close-on-exec), so each region is created and removed relative to
-    /// that descriptor without looking the directory up again.
+    /// The temp directory is looked up at every call, so a `TMPDIR` that
+    /// changed, or a directory removed and re-created, is followed. The
+    /// directory's descriptor is kept (close-on-exec) while it stays the
+    /// same directory, and each file is removed relative to it.
     ///
     /// # Errors
     ///
     /// [`Error::SizeOverflow`] if the region would not fit in the address
-    /// space; [`Error::Os`] if the directory cannot be opened or the file
-    /// created, sized or mapped (nothing is left behind).
+    /// space; [`Error::Os`] if the directory cannot be found (`stat(temp
+    /// dir)`) or opened, or the file created, sized (`EFBIG` above
+    /// `RLIMIT_FSIZE`, never `SIGXFSZ`), reserved (`ENOSPC`: see
+    /// [`set_value`](Self::set_value)) or mapped. Nothing is left behind.
     ///
     /// # Examples
     ///
@@ -140,7 +115,7 @@ impl SharedMem {
     #[cfg(feature = "std")]
     pub fn temp_file(capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
-        Self::create_sized_in(TempDir::process_wide()?, size)
+        Self::create_sized(TempFile::create_in_temp_dir()?, size)
     }
 
     /// [`create_in`](Self::create_in) the directory at `path`, which is
@@ -148,7 +123,7 @@ impl SharedMem {
     #[cfg(feature = "capi")]
     pub(crate) fn create_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
-        Self::create_sized_in(TempDir::Owned(sys::open_dir(path)?), size)
+        Self::create_sized(TempFile::create(TempDir::open(path)?)?, size)
     }
 
     /// `openat(dir, "fuzz-…", O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0600)`—
@@ -176,29 +151,16 @@ impl SharedMem {
     /// ```
     pub fn create_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
-        Self::create_sized_in(TempDir::Owned(sys::dup_cloexec(dir.as_fd(), 0)?), size)
+        Self::create_sized(TempFile::create(TempDir::duplicate(dir.as_fd())?)?, size)
     }
 
-    fn create_sized_in(dir: TempDir, size: usize) -> Result<SharedMem> {
-        let mut attempts = 0;
-        let (fd, name) = loop {
-            let name = TempName::new(sys::name_entropy());
-            match sys::create_exclusive(dir.as_fd(), name.as_c_str()) {
-                Ok(fd) => break (fd, name),
-                Err(Error::Os { errno, .. }) if errno == rustix::io::Errno::EXIST => {
-                    attempts += 1;
-                    if attempts == NAME_ATTEMPTS {
-                        return Err(Error::NameCollision { attempts });
-                    }
-                }
-                Err(error) => return Err(error),
-            }
-        };
-        let temp = TempFile { dir, name };
-        let mapped = sys::set_len(fd.as_fd(), size).and_then(|()| sys::map(fd.as_fd(), size));
+    /// Sizes and maps a file just created, or removes it on failure.
+    fn create_sized((fd, temp): (OwnedFd, TempFile), size: usize) -> Result<SharedMem> {
+        let mapped = sys::set_size(fd.as_fd(), size).and_then(|()| Self::map(fd.as_fd(), size));
         match mapped {
             Ok(base) => Ok(SharedMem::from_parts(base, size, fd, Some(temp))),
             Err(error) => {
+                drop(fd);
                 let _ = temp.remove();
                 Err(error)
             }
@@ -211,22 +173,27 @@ impl SharedMem {
     /// file under our mapping (which would make the next read `SIGBUS`) or
     /// seal it against [`resize`](Self::resize).
     ///
+    /// Available on Linux, Android and FreeBSD.
+    ///
     /// # Errors
     ///
-    /// [`Error::SizeOverflow`], or [`Error::Os`] if the kernel refuses.
+    /// [`Error::SizeOverflow`], or [`Error::Os`] if the kernel refuses
+    /// (`EFBIG` above `RLIMIT_FSIZE`, never `SIGXFSZ`).
     ///
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))] {
     /// let mem = fuzzshm::SharedMem::memfd(64 << 20)?;
     /// assert_eq!(mem.value()?, b"");
+    /// # }
     /// # Ok::<(), fuzzshm::Error>(())
     /// ```
     #[cfg(fuzzshm_memfd)]
     pub fn memfd(capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
         let fd = sys::sealed_memfd(size)?;
-        let base = sys::map(fd.as_fd(), size)?;
+        let base = Self::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
     }
 
@@ -239,17 +206,26 @@ impl SharedMem {
     /// [`Error::NotRegularFile`] for a directory, pipe, socket or device;
     /// [`Error::TooSmall`] if `size` cannot hold the header or the file is
     /// shorter than `size` (mapping past its end would `SIGBUS`);
-    /// [`Error::TooLarge`] past `isize::MAX`; [`Error::Os`] from `fstat` or
-    /// `mmap`. The descriptor is closed on every error.
-    pub fn map_file(fd: OwnedFd, size: usize) -> Result<SharedMem> {
-        let file_len = sys::mappable_len(fd.as_fd())?;
-        if size < HEADER_SIZE || size > file_len {
+    /// [`Error::TooLarge`] past `isize::MAX`; [`Error::Os`] from `fstat`,
+    /// `mmap` or `fallocate`. The descriptor is closed on every error.
+    ///
+    /// # Safety
+    ///
+    /// No other mapping of the same file may be alive in this process while
+    /// the returned region is, whether through another `SharedMem` (a
+    /// duplicate of the descriptor, the same file opened again) or any other
+    /// way: two mappings of one file let safe code hold a `&[u8]` and a
+    /// `&mut [u8]` over the same bytes. Other processes may map it; what
+    /// they may do is the crate's [safety model](crate#safety-model).
+    pub unsafe fn map_file(fd: OwnedFd, size: usize) -> Result<SharedMem> {
+        let file_size = mappable_size(fd.as_fd())?;
+        if size < HEADER_SIZE || size > file_size {
             return Err(Error::TooSmall {
-                size: file_len.min(size) as u64,
+                size: file_size.min(size) as u64,
                 needed: size.max(HEADER_SIZE) as u64,
             });
         }
-        let base = sys::map(fd.as_fd(), size)?;
+        let base = Self::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
     }
 
@@ -260,14 +236,38 @@ impl SharedMem {
     ///
     /// As [`map_file`](Self::map_file); [`Error::TooLarge`] is Go's "fuzz
     /// temp file exceeds maximum size".
-    pub fn from_fd(fd: OwnedFd) -> Result<SharedMem> {
-        let size = sys::mappable_len(fd.as_fd())?;
-        let base = sys::map(fd.as_fd(), size)?;
+    ///
+    /// # Safety
+    ///
+    /// As [`map_file`](Self::map_file): no other mapping of the same file
+    /// may be alive in this process while the returned region is.
+    pub unsafe fn from_fd(fd: OwnedFd) -> Result<SharedMem> {
+        let (base, size) = Self::map_whole(fd.as_fd())?;
         Ok(SharedMem::from_parts(base, size, fd, None))
     }
 
-    fn from_parts(
-        base: core::ptr::NonNull<u8>,
+    /// Maps the whole of a file that is not ours yet: the caller takes the
+    /// descriptor only once this succeeded.
+    pub(crate) fn map_whole(fd: BorrowedFd<'_>) -> Result<(NonNull<u8>, usize)> {
+        let size = mappable_size(fd)?;
+        Ok((Self::map(fd, size)?, size))
+    }
+
+    /// `mmap`, then `fallocate` of the header—Maps `size` bytes and reserves
+    /// the header's storage, so that no header store of this process can
+    /// `SIGBUS` on a full file system.
+    fn map(fd: BorrowedFd<'_>, size: usize) -> Result<NonNull<u8>> {
+        let base = sys::map(fd, size)?;
+        if let Err(error) = sys::reserve(fd, 0, HEADER_SIZE) {
+            // SAFETY: mapped just above and never handed out.
+            let _ = unsafe { sys::unmap(base, size) };
+            return Err(error);
+        }
+        Ok(base)
+    }
+
+    pub(crate) fn from_parts(
+        base: NonNull<u8>,
         size: usize,
         fd: OwnedFd,
         temp: Option<TempFile>,
@@ -276,24 +276,38 @@ impl SharedMem {
             region: Self::mapped_region(base, size),
             fd: ManuallyDrop::new(fd),
             temp,
+            reserved_capacity: 0,
+            reserve_whole: false,
         }
     }
 
-    fn mapped_region(base: core::ptr::NonNull<u8>, size: usize) -> Region {
-        // SAFETY: `base` is a fresh shared mapping of `size` bytes, page
-        // aligned (so aligned for the header), that lives until `release` or
-        // a resize unmaps it, reached only through this `SharedMem`; every
-        // caller checked `HEADER_SIZE <= size <= isize::MAX` before mapping.
+    fn mapped_region(base: NonNull<u8>, size: usize) -> Region {
+        // SAFETY: `base` is a shared mapping of `size` bytes, page aligned
+        // (so aligned for the header), that lives until `release` or a
+        // resize unmaps it, reached only through this `SharedMem` (and, by
+        // the adopting constructors' contract, no other mapping of the same
+        // file in this process); every caller checked
+        // `HEADER_SIZE <= size <= isize::MAX` before mapping.
         unsafe { Region::new_unchecked(base, size) }
     }
 
     /// `setValue(b)`—See [`Region::set_value`].
     ///
+    /// On a file system that can run out of room (a small tmpfs, a memory
+    /// cgroup at its limit), writing through a mapping to storage the file
+    /// does not have yet raises `SIGBUS`. So the storage a value is about
+    /// to cover is reserved first (`fallocate`) whenever it goes past the
+    /// most this process reserved before: a system call only when that mark
+    /// grows (by whole pages), none in steady state.
+    ///
     /// # Errors
     ///
-    /// [`Error::ValueTooLarge`] if `bytes` exceeds the capacity.
+    /// [`Error::ValueTooLarge`] if `bytes` exceeds the capacity;
+    /// [`Error::Os`] (`ENOSPC`) if the file system has no room for it. The
+    /// region is unchanged on error and still takes values that fit.
     #[inline(always)]
     pub fn set_value(&mut self, bytes: &[u8]) -> Result<()> {
+        self.reserve_value(bytes.len())?;
         self.region.set_value(bytes)
     }
 
@@ -301,7 +315,7 @@ impl SharedMem {
     ///
     /// # Errors
     ///
-    /// [`Error::ValueTooLarge`] if `len` exceeds the capacity.
+    /// As [`set_value`](Self::set_value).
     ///
     /// # Safety
     ///
@@ -309,8 +323,68 @@ impl SharedMem {
     /// bytes and no reference into them is alive.
     #[cfg(feature = "capi")]
     pub(crate) unsafe fn set_value_from(&mut self, src: *const u8, len: usize) -> Result<()> {
+        self.reserve_value(len)?;
         // SAFETY: the caller's contract, passed on unchanged.
         unsafe { self.region.set_value_from(src, len) }
+    }
+
+    /// Reserves storage for the first `len` value bytes, if this process
+    /// has not yet. The steady state is this one compare.
+    #[inline(always)]
+    fn reserve_value(&mut self, len: usize) -> Result<()> {
+        if len > self.reserved_capacity {
+            self.reserve_value_past_mark(len)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reserve_value_past_mark(&mut self, len: usize) -> Result<()> {
+        let capacity = self.region.capacity();
+        if len > capacity {
+            // Not a length this region takes: the write reports it.
+            return Ok(());
+        }
+        let start = HEADER_SIZE + self.reserved_capacity;
+        let page = sys::page_size();
+        let end = (HEADER_SIZE + len)
+            .checked_next_multiple_of(page)
+            .map_or(self.region.size(), |end| end.min(self.region.size()));
+        sys::reserve(self.fd.as_fd(), start, end - start)?;
+        self.reserved_capacity = end - HEADER_SIZE;
+        Ok(())
+    }
+
+    /// `fallocate` of the whole value area—Reserves the file's storage for
+    /// every byte of the region now, and for the whole of every size
+    /// [`resize`](Self::resize) grows it to, so that no write can `SIGBUS`
+    /// on a file system that fills up: for writers that do not go through
+    /// [`set_value`](Self::set_value) (through
+    /// [`value_buffer_mut`](Self::value_buffer_mut), a C or Go peer). Call
+    /// it right after creating the region. It takes that much memory (on
+    /// tmpfs or a memfd) or disk at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] (`ENOSPC`) if the file system has no room; nothing is
+    /// reserved past what was before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut mem = fuzzshm::SharedMem::temp_file(1 << 20)?;
+    /// mem.reserve_whole()?;
+    /// mem.value_buffer_mut()[..5].copy_from_slice(b"input"); // cannot SIGBUS
+    /// mem.set_value_len(5)?;
+    /// # Ok::<(), fuzzshm::Error>(())
+    /// ```
+    pub fn reserve_whole(&mut self) -> Result<()> {
+        let capacity = self.region.capacity();
+        self.reserve_value_past_mark(capacity)?;
+        self.reserve_whole = true;
+        Ok(())
     }
 
     /// `setValueLen(n)`—See [`Region::set_value_len`].
@@ -334,6 +408,10 @@ impl SharedMem {
     }
 
     /// The whole value area—See [`Region::value_buffer_mut`].
+    ///
+    /// Bytes written here past what [`set_value`](Self::set_value) wrote
+    /// before are not reserved: on a file system that can fill up, call
+    /// [`reserve_whole`](Self::reserve_whole) first.
     #[inline]
     pub fn value_buffer_mut(&mut self) -> &mut [u8] {
         self.region.value_buffer_mut()
@@ -345,12 +423,19 @@ impl SharedMem {
     /// new mapping replaces the old. Growing to the current capacity does
     /// nothing. Peers adopt the new size with [`remap`](Self::remap).
     ///
+    /// The mapping is grown first and the file after, so a refusal of
+    /// either leaves both as they were: a sealed memfd could never be
+    /// shrunk back.
+    ///
     /// # Errors
     ///
     /// [`Error::Shrink`] if `capacity` is below the current one: a peer still
     /// mapping the old size must never lose pages under its feet.
-    /// [`Error::SizeOverflow`], or [`Error::Os`] from `fstat`, `ftruncate` or
-    /// the remapping; the region stays as it was on any error.
+    /// [`Error::SizeOverflow`], or [`Error::Os`] from `fstat`, `mremap`
+    /// (`ENOMEM`, also under `RLIMIT_AS`), `ftruncate` (`EFBIG` above
+    /// `RLIMIT_FSIZE`, never `SIGXFSZ`) or, after
+    /// [`reserve_whole`](Self::reserve_whole), `fallocate` (`ENOSPC`). On
+    /// any error the file's size and the mapping are exactly as they were.
     ///
     /// # Examples
     ///
@@ -370,14 +455,33 @@ impl SharedMem {
             });
         }
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
-        if size == self.region.len() {
+        let old_size = self.region.size();
+        if size == old_size {
             return Ok(());
         }
+        let fd = self.fd.as_fd();
         // A peer may have grown the file further already; never cut it back.
-        if sys::mappable_len(self.fd.as_fd())? < size {
-            sys::set_len(self.fd.as_fd(), size)?;
+        let file_size = sys::stat(fd)?.size;
+        let reserve_whole = self.reserve_whole;
+        let grow_file = || {
+            if reserve_whole {
+                sys::reserve(fd, old_size, size - old_size)?;
+            }
+            if file_size < size as u64 {
+                sys::set_size(fd, size)?;
+            }
+            Ok(())
+        };
+        // SAFETY: `region` is our live mapping of `fd`; `&mut self` means no
+        // reference into it exists, and it is replaced below at once.
+        let (base, grown) =
+            unsafe { sys::remap_then(fd, self.region.base(), old_size, size, grow_file) };
+        self.region = Self::mapped_region(base, if grown.is_ok() { size } else { old_size });
+        grown?;
+        if reserve_whole {
+            self.reserved_capacity = capacity;
         }
-        self.remap_to(size)
+        Ok(())
     }
 
     /// `fstat`, then remap if the size changed—Adopts the file's current
@@ -389,21 +493,21 @@ impl SharedMem {
     /// not mappable, [`Error::Os`] from `fstat` or the remapping; the region
     /// stays as it was on any error.
     pub fn remap(&mut self) -> Result<bool> {
-        let size = sys::mappable_len(self.fd.as_fd())?;
-        if size == self.region.len() {
+        let size = mappable_size(self.fd.as_fd())?;
+        let old_size = self.region.size();
+        if size == old_size {
             return Ok(false);
         }
-        self.remap_to(size)?;
-        Ok(true)
-    }
-
-    fn remap_to(&mut self, size: usize) -> Result<()> {
-        // SAFETY: `region` is our live mapping of `fd`; `&mut self` means no
-        // reference into it exists, and on success it is replaced at once.
-        let base =
-            unsafe { sys::remap(self.fd.as_fd(), self.region.base(), self.region.len(), size) }?;
-        self.region = Self::mapped_region(base, size);
-        Ok(())
+        // SAFETY: as in `resize`.
+        let (base, remapped) = unsafe {
+            sys::remap_then(self.fd.as_fd(), self.region.base(), old_size, size, || {
+                Ok(())
+            })
+        };
+        self.region = Self::mapped_region(base, if remapped.is_ok() { size } else { old_size });
+        // A peer that truncated a plain file may have taken reserved pages.
+        self.reserved_capacity = self.reserved_capacity.min(self.region.capacity());
+        remapped.map(|()| true)
     }
 
     /// `Close()`—Unmaps the region, closes the descriptor and removes the
@@ -423,18 +527,12 @@ impl SharedMem {
     fn release(&mut self) -> Result<()> {
         // SAFETY: `region` is our live mapping; with `&mut self` nothing
         // borrows it, and `self` is never used again after `release`.
-        let unmapped = unsafe { sys::unmap(self.region.base(), self.region.len()) };
+        let unmapped = unsafe { sys::unmap(self.region.base(), self.region.size()) };
         // SAFETY: `release` runs at most once, so `fd` is taken exactly once.
         let fd = unsafe { ManuallyDrop::take(&mut self.fd) };
         let closed = sys::close(fd);
         let removed = self.temp.take().map_or(Ok(()), TempFile::remove);
         unmapped.and(closed).and(removed)
-    }
-}
-
-impl TempFile {
-    fn remove(self) -> Result<()> {
-        sys::unlink(self.dir.as_fd(), self.name.as_c_str())
     }
 }
 
@@ -466,6 +564,7 @@ impl core::fmt::Debug for SharedMem {
             .field("fd", &*self.fd)
             .field("region", &self.region)
             .field("removes_file", &self.temp.is_some())
+            .field("reserved_capacity", &self.reserved_capacity)
             .finish()
     }
 }

@@ -5,12 +5,11 @@
 use core::ffi::{c_void, CStr};
 use core::ptr::NonNull;
 
-use rustix::fd::{BorrowedFd, IntoRawFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
 use rustix::mm::{self, MapFlags, ProtFlags};
 
 use crate::error::{Error, Result};
-use crate::header::HEADER_SIZE;
 
 /// `openat(dir, name, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0600)`—
 /// Creates a file that did not exist, readable and writable by its owner only.
@@ -36,6 +35,51 @@ pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &CStr) -> Result<()> {
 /// least `min`.
 pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
     rustix::io::fcntl_dupfd_cloexec(fd, min).map_err(Error::os("fcntl(F_DUPFD_CLOEXEC)"))
+}
+
+/// [`dup_cloexec`], where a number below `min` would not do: a limit on
+/// descriptors (`RLIMIT_NOFILE`) at or below `min` is reported as what it
+/// is, `EMFILE` naming the limit, rather than the `EINVAL` the kernel
+/// gives for a `min` past it.
+#[cfg(feature = "std")]
+pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
+    use rustix::io::Errno;
+    rustix::io::fcntl_dupfd_cloexec(fd, min).map_err(|errno| Error::Os {
+        call: "fcntl(F_DUPFD_CLOEXEC) under RLIMIT_NOFILE",
+        errno: if errno == Errno::INVAL {
+            Errno::MFILE
+        } else {
+            errno
+        },
+    })
+}
+
+/// `fcntl(n, F_GETFD)` on each number, and `open("/dev/null", O_CLOEXEC)`
+/// into those not open—Makes sure every descriptor number in `numbers` is
+/// open, for the life of the process.
+#[cfg(feature = "std")]
+pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result<()> {
+    use rustix::io::Errno;
+    for number in numbers {
+        // SAFETY: the number is only the argument of one `fcntl(F_GETFD)`,
+        // which reads no file and answers `EBADF` if it is not open.
+        let free =
+            rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(number) }) == Err(Errno::BADF);
+        if free {
+            let null = fs::openat(
+                fs::CWD,
+                c"/dev/null",
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(Error::os("openat(/dev/null)"))?;
+            // `number` is free, so the lowest free number from it is it.
+            let filler = dup_cloexec_above_limit(null.as_fd(), number)?;
+            // Kept open for the life of the process, on purpose.
+            let _ = filler.into_raw_fd();
+        }
+    }
+    Ok(())
 }
 
 /// `pipe2(O_CLOEXEC)`—A pipe, read end first, both ends close-on-exec.
@@ -67,51 +111,122 @@ pub(crate) fn close(fd: OwnedFd) -> Result<()> {
     unsafe { rustix::io::try_close(fd.into_raw_fd()) }.map_err(Error::os("close"))
 }
 
-/// `ftruncate(fd, len)`—Sets the file's size (new bytes read as zero and
+/// `ftruncate(fd, size)`—Sets the file's size (new bytes read as zero and
 /// take no memory until written).
-pub(crate) fn set_len(fd: BorrowedFd<'_>, len: usize) -> Result<()> {
-    fs::ftruncate(fd, len as u64).map_err(Error::os("ftruncate"))
+///
+/// Growing a file past `RLIMIT_FSIZE` raises `SIGXFSZ`, which kills the
+/// process unless it is caught: the limit is checked first, and a size over
+/// it is refused with `EFBIG`, what `ftruncate` answers when the signal is
+/// ignored. (A thread lowering the limit between the check and the call is
+/// the one case left to the signal.)
+pub(crate) fn set_size(fd: BorrowedFd<'_>, size: usize) -> Result<()> {
+    use rustix::process::{getrlimit, Resource};
+    if let Some(limit) = getrlimit(Resource::Fsize).current {
+        if size as u64 > limit {
+            return Err(Error::Os {
+                call: "ftruncate",
+                errno: rustix::io::Errno::FBIG,
+            });
+        }
+    }
+    fs::ftruncate(fd, size as u64).map_err(Error::os("ftruncate"))
 }
 
-/// `fstat(fd)`—The size of a regular file (a memfd is one), checked to be a
-/// size this process can map: at least a header, at most `isize::MAX`.
-pub(crate) fn mappable_len(fd: BorrowedFd<'_>) -> Result<usize> {
+/// What `fstat` says of a descriptor: the facts the layers above decide on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FileFacts {
+    /// `st_mode`: the file type and permissions.
+    pub(crate) mode: u32,
+    /// `st_size`; a negative size (no regular file has one) reads as
+    /// `u64::MAX` rather than wrapping to a small number.
+    pub(crate) size: u64,
+}
+
+impl FileFacts {
+    pub(crate) fn file_type(&self) -> FileType {
+        FileType::from_raw_mode(self.mode as _)
+    }
+}
+
+/// `fstat(fd)`—The descriptor's type and size.
+pub(crate) fn stat(fd: BorrowedFd<'_>) -> Result<FileFacts> {
     let stat = fs::fstat(fd).map_err(Error::os("fstat"))?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(Error::NotRegularFile {
-            mode: stat.st_mode as u32,
-        });
-    }
-    // A regular file's size is never negative; if a kernel said otherwise,
-    // treat it as unmappable rather than wrap it.
-    let size = u64::try_from(stat.st_size).unwrap_or(u64::MAX);
-    if size < HEADER_SIZE as u64 {
-        return Err(Error::TooSmall {
-            size,
-            needed: HEADER_SIZE as u64,
-        });
-    }
-    match usize::try_from(size) {
-        Ok(len) if len <= isize::MAX as usize => Ok(len),
-        _ => Err(Error::TooLarge { size }),
-    }
+    Ok(FileFacts {
+        mode: stat.st_mode as u32,
+        size: u64::try_from(stat.st_size).unwrap_or(u64::MAX),
+    })
 }
 
-/// `fstat(fd)`—The `st_mode` of any descriptor.
-pub(crate) fn mode(fd: BorrowedFd<'_>) -> Result<u32> {
+/// Which file a directory is: its device and inode numbers.
+#[cfg(feature = "std")]
+pub(crate) type FileIdentity = (u64, u64);
+
+/// `stat(path)`—The identity of the directory `path` names now.
+#[cfg(feature = "std")]
+pub(crate) fn identity_of_path(path: impl rustix::path::Arg) -> Result<FileIdentity> {
+    let stat = fs::stat(path).map_err(Error::os("stat(temp dir)"))?;
+    Ok((stat.st_dev as u64, stat.st_ino as u64))
+}
+
+/// `fstat(fd)`—The identity of an open file.
+#[cfg(feature = "std")]
+pub(crate) fn identity(fd: BorrowedFd<'_>) -> Result<FileIdentity> {
     let stat = fs::fstat(fd).map_err(Error::os("fstat"))?;
-    Ok(stat.st_mode as u32)
+    Ok((stat.st_dev as u64, stat.st_ino as u64))
 }
 
-/// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)`—Maps the first
-/// `len` bytes of the file.
-pub(crate) fn map(fd: BorrowedFd<'_>, len: usize) -> Result<NonNull<u8>> {
+/// `fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, len)`—Reserves the storage
+/// of a range of the file without changing its size, so that writing those
+/// bytes through a mapping cannot raise `SIGBUS` when the file system (a
+/// full tmpfs, a memory cgroup at its limit) has no room: the lack of room
+/// is this call's `ENOSPC` instead.
+///
+/// A file system that cannot reserve (`EOPNOTSUPP`: some network and FUSE
+/// file systems) is not an error: writes there are as safe as that file
+/// system makes them, and asking again would not change its answer.
+#[cfg(fuzzshm_fallocate)]
+pub(crate) fn reserve(fd: BorrowedFd<'_>, offset: usize, len: usize) -> Result<()> {
+    use rustix::io::Errno;
+    loop {
+        match fs::fallocate(fd, fs::FallocateFlags::KEEP_SIZE, offset as u64, len as u64) {
+            Ok(()) | Err(Errno::OPNOTSUPP) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(errno) => {
+                return Err(Error::Os {
+                    call: "fallocate",
+                    errno,
+                })
+            }
+        }
+    }
+}
+
+/// Where there is no `fallocate` with `FALLOC_FL_KEEP_SIZE`, nothing is
+/// reserved: writes are as safe as the file system makes them.
+#[cfg(not(fuzzshm_fallocate))]
+pub(crate) fn reserve(_fd: BorrowedFd<'_>, _offset: usize, _len: usize) -> Result<()> {
+    Ok(())
+}
+
+/// The granule storage is reserved in: a page.
+pub(crate) fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+/// `fcntl(fd, F_SETFD, FD_CLOEXEC)`—Marks a descriptor close-on-exec.
+pub(crate) fn set_cloexec(fd: BorrowedFd<'_>) -> Result<()> {
+    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC).map_err(Error::os("fcntl(F_SETFD)"))
+}
+
+/// `mmap(NULL, size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)`—Maps the
+/// first `size` bytes of the file.
+pub(crate) fn map(fd: BorrowedFd<'_>, size: usize) -> Result<NonNull<u8>> {
     // SAFETY: a null hint without MAP_FIXED lets the kernel choose fresh
     // addresses, so no existing memory of this process is replaced.
     let addr = unsafe {
         mm::mmap(
             core::ptr::null_mut(),
-            len,
+            size,
             ProtFlags::READ | ProtFlags::WRITE,
             MapFlags::SHARED,
             fd,
@@ -125,87 +240,107 @@ pub(crate) fn map(fd: BorrowedFd<'_>, len: usize) -> Result<NonNull<u8>> {
     })
 }
 
-/// `munmap(addr, len)`—Removes a mapping.
+/// `munmap(addr, size)`—Removes a mapping.
 ///
 /// # Safety
 ///
-/// `addr` and `len` must be a mapping made by [`map`] or [`remap`] and not
-/// yet unmapped, and no reference into it may be used afterwards.
-pub(crate) unsafe fn unmap(addr: NonNull<u8>, len: usize) -> Result<()> {
+/// `addr` and `size` must be a mapping made by [`map`] or [`remap_then`]
+/// and not yet unmapped, and no reference into it may be used afterwards.
+pub(crate) unsafe fn unmap(addr: NonNull<u8>, size: usize) -> Result<()> {
     // SAFETY: the caller guarantees a live mapping of exactly this range
     // that nothing refers to any more.
-    unsafe { mm::munmap(addr.as_ptr().cast::<c_void>(), len) }.map_err(Error::os("munmap"))
+    unsafe { mm::munmap(addr.as_ptr().cast::<c_void>(), size) }.map_err(Error::os("munmap"))
 }
 
-/// `mremap(addr, old_len, new_len, MREMAP_MAYMOVE)`—Resizes a mapping of
-/// `fd`, moving it if it cannot grow where it is. On success the old range is
-/// gone; on failure it is untouched.
+/// Resizes a mapping of `fd` from `old_size` to `new_size` bytes around
+/// `then()`, which grows the file: the address space is secured first and
+/// the file grown after, because a file that grew could not always be cut
+/// back (a sealed memfd never can); and the old mapping is left exactly as
+/// it was, at the same address, unless everything succeeded.
+///
+/// 1. Where the mapping can grow in place (`mremap` without
+///    `MREMAP_MAYMOVE`, Linux), it does; if `then` fails it is shrunk back,
+///    in place.
+/// 2. Otherwise a new mapping of `new_size` is made elsewhere, `then` runs,
+///    and on success the old mapping is moved onto it with
+///    `mremap(MREMAP_FIXED)` (its page tables come along, so nothing is
+///    faulted in again) or, without `mremap`, simply unmapped. On failure
+///    the new mapping is unmapped.
+///
+/// Returns where the mapping is now, and whether it has the new size
+/// (`Ok`) or the old one (`Err`, with why). A mapping may extend past the
+/// end of its file; touching those pages before `then` grew the file would
+/// `SIGBUS`, and nothing touches them.
 ///
 /// # Safety
 ///
-/// `addr` and `old_len` must be a live mapping of `fd` made by [`map`] or
-/// [`remap`], and no reference into it may be used after this returns `Ok`.
-#[cfg(fuzzshm_mremap)]
-pub(crate) unsafe fn remap(
-    _fd: BorrowedFd<'_>,
-    addr: NonNull<u8>,
-    old_len: usize,
-    new_len: usize,
-) -> Result<NonNull<u8>> {
-    // SAFETY: the caller guarantees the mapping; MAYMOVE without FIXED never
-    // replaces other mappings of this process.
-    let moved = unsafe {
-        mm::mremap(
-            addr.as_ptr().cast::<c_void>(),
-            old_len,
-            new_len,
-            mm::MremapFlags::MAYMOVE,
-        )
-    }
-    .map_err(Error::os("mremap"))?;
-    NonNull::new(moved.cast()).ok_or(Error::Os {
-        call: "mremap",
-        errno: rustix::io::Errno::NOMEM,
-    })
-}
-
-/// `mmap` of the new size, then `munmap` of the old—Resizes a mapping where
-/// there is no `mremap`. The new mapping is made first, so on failure the old
-/// one is untouched.
-///
-/// # Safety
-///
-/// As for the `mremap` version.
-#[cfg(not(fuzzshm_mremap))]
-pub(crate) unsafe fn remap(
+/// `addr` and `old_size` must be a live mapping of `fd` made by [`map`] or
+/// this function, and no reference into it may be used after this returns
+/// `Ok` (the mapping may have moved).
+pub(crate) unsafe fn remap_then(
     fd: BorrowedFd<'_>,
     addr: NonNull<u8>,
-    old_len: usize,
-    new_len: usize,
-) -> Result<NonNull<u8>> {
-    let moved = map(fd, new_len)?;
-    // SAFETY: the caller guarantees the old mapping and that nothing uses it
-    // after we return.
-    if let Err(error) = unsafe { unmap(addr, old_len) } {
-        // SAFETY: `moved` was mapped just above and never handed out.
-        let _ = unsafe { unmap(moved, new_len) };
-        return Err(error);
+    old_size: usize,
+    new_size: usize,
+    then: impl FnOnce() -> Result<()>,
+) -> (NonNull<u8>, Result<()>) {
+    #[cfg(fuzzshm_mremap)]
+    // SAFETY: the caller guarantees the mapping. Without MAYMOVE the kernel
+    // only ever extends or trims it where it is, or refuses.
+    unsafe {
+        let old = addr.as_ptr().cast::<c_void>();
+        let in_place = mm::MremapFlags::empty();
+        if mm::mremap(old, old_size, new_size, in_place).is_ok() {
+            return match then() {
+                Ok(()) => (addr, Ok(())),
+                Err(error) => {
+                    // Trimming a mapping's end needs no new mapping, so it
+                    // has nothing to fail for.
+                    let _ = mm::mremap(old, new_size, old_size, in_place);
+                    (addr, Err(error))
+                }
+            };
+        }
     }
-    Ok(moved)
+    let moved = match map(fd, new_size) {
+        Ok(moved) => moved,
+        Err(error) => return (addr, Err(error)),
+    };
+    if let Err(error) = then() {
+        // SAFETY: `moved` was mapped just above and never handed out.
+        let _ = unsafe { unmap(moved, new_size) };
+        return (addr, Err(error));
+    }
+    #[cfg(fuzzshm_mremap)]
+    // SAFETY: the caller guarantees the old mapping; the target range is
+    // exactly `moved`, ours and never handed out, which MREMAP_FIXED
+    // replaces. On failure both mappings are as they were.
+    unsafe {
+        let flags = mm::MremapFlags::MAYMOVE;
+        let old = addr.as_ptr().cast::<c_void>();
+        let target = moved.as_ptr().cast::<c_void>();
+        if mm::mremap_fixed(old, old_size, new_size, flags, target).is_ok() {
+            return (moved, Ok(()));
+        }
+    }
+    // SAFETY: the caller guarantees the old mapping and that nothing uses it
+    // after we return. Should the kernel refuse (it has no reason to), the
+    // region is still whole at its new size, which the file now has.
+    let unmapped = unsafe { unmap(addr, old_size) };
+    (moved, unmapped)
 }
 
 /// `memfd_create("fuzzshm", MFD_CLOEXEC|MFD_ALLOW_SEALING)`, `ftruncate`,
 /// then `fcntl(F_ADD_SEALS, F_SEAL_SHRINK|F_SEAL_SEAL)`—An anonymous file of
-/// `len` bytes that no one can shrink under a mapping, nor seal against
+/// `size` bytes that no one can shrink under a mapping, nor seal against
 /// growth.
 #[cfg(fuzzshm_memfd)]
-pub(crate) fn sealed_memfd(len: usize) -> Result<OwnedFd> {
-    use rustix::fd::AsFd;
+pub(crate) fn sealed_memfd(size: usize) -> Result<OwnedFd> {
     use rustix::fs::{MemfdFlags, SealFlags};
 
     let fd = fs::memfd_create(c"fuzzshm", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
         .map_err(Error::os("memfd_create"))?;
-    set_len(fd.as_fd(), len)?;
+    set_size(fd.as_fd(), size)?;
     fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::SEAL)
         .map_err(Error::os("fcntl(F_ADD_SEALS)"))?;
     Ok(fd)

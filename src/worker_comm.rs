@@ -4,7 +4,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::fs::FileType;
 
 use crate::error::{Error, Result};
@@ -35,7 +35,10 @@ pub struct WorkerComm {
 
 impl WorkerComm {
     /// `getWorkerComm`—Takes fds 3, 4 and 5 as a Go worker does: the two
-    /// pipes, and the region mapped at the size `fstat` reports.
+    /// pipes, and the region mapped at the size `fstat` reports. From then
+    /// on all three are close-on-exec, so the worker's own subprocesses
+    /// inherit none of them (and the coordinator sees EOF when the worker
+    /// dies, whatever its children do).
     ///
     /// Call it at start-up, before this process opens anything that could
     /// be given fds 3 to 5 if the parent passed nothing there. It succeeds
@@ -46,42 +49,70 @@ impl WorkerComm {
     ///
     /// [`Error::AlreadyTaken`]; [`Error::Os`] (`EBADF`) if a descriptor is
     /// not open; [`Error::NotPipe`] if fd 3 or 4 is not a pipe or socket;
-    /// any error of [`SharedMem::from_fd`] for fd 5. On error the descriptors
-    /// are left open and untaken.
-    pub fn from_inherited() -> Result<WorkerComm> {
-        if INHERITED_TAKEN.swap(true, Ordering::AcqRel) {
-            return Err(Error::AlreadyTaken);
-        }
-        let checked = [FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD]
-            .into_iter()
-            // SAFETY: borrowed only for the `fstat` inside `check_inherited`;
-            // a number that is not open makes `fstat` fail with EBADF.
-            .try_for_each(|fd| check_inherited(fd, unsafe { BorrowedFd::borrow_raw(fd) }));
-        if let Err(error) = checked {
-            INHERITED_TAKEN.store(false, Ordering::Release);
-            return Err(error);
-        }
-        // SAFETY: all three are open (checked above) and, by this function's
-        // contract, were passed to this process for the worker protocol;
-        // `INHERITED_TAKEN` makes this the only place that takes them.
-        unsafe { WorkerComm::from_raw_fds(FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD) }
-    }
-
-    /// A worker's descriptors from anywhere: `fuzz_in` (read end),
-    /// `fuzz_out` (write end) and the region's `mem`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotPipe`] if `fuzz_in` or `fuzz_out` is not a pipe or
-    /// socket; any error of [`SharedMem::from_fd`]. All three descriptors
-    /// are closed on error (they are owned from the call on).
+    /// any error of [`SharedMem::from_fd`] for fd 5 (a directory, an empty
+    /// or read-only file). On error the descriptors are left open, as they
+    /// were, and untaken: a later call may take them.
     ///
     /// # Safety
     ///
-    /// Each descriptor must be open and owned by the caller, who hands that
-    /// ownership over: nothing else may use or close it afterwards.
+    /// Fds 3, 4 and 5 were inherited for the worker protocol, and nothing
+    /// else in this process owns them: no `File`, `OwnedFd` or other owner
+    /// was made from those numbers, nor will be (the returned
+    /// [`WorkerComm`] owns them and closes them when dropped). A
+    /// [`WorkerComm`] from an earlier call is the one owner allowed: it
+    /// makes this call fail with [`Error::AlreadyTaken`] before touching
+    /// them. No other
+    /// mapping of the file on fd 5 exists in this process (see
+    /// [`SharedMem::from_fd`]).
+    pub unsafe fn from_inherited() -> Result<WorkerComm> {
+        if INHERITED_TAKEN.swap(true, Ordering::AcqRel) {
+            return Err(Error::AlreadyTaken);
+        }
+        // SAFETY: the caller's contract is `from_raw_fds`' for 3, 4 and 5.
+        let taken = unsafe { WorkerComm::from_raw_fds(FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD) };
+        if taken.is_err() {
+            INHERITED_TAKEN.store(false, Ordering::Release);
+        }
+        taken
+    }
+
+    /// A worker's descriptors from anywhere: `fuzz_in` (read end),
+    /// `fuzz_out` (write end) and the region's `mem`. On success all three
+    /// are owned by the result and close-on-exec.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_inherited`](Self::from_inherited), but for
+    /// [`Error::AlreadyTaken`]. On error the descriptors are left open and
+    /// the caller still owns them.
+    ///
+    /// # Safety
+    ///
+    /// Each number is an open descriptor the caller owns, and hands that
+    /// ownership over on success: nothing else may use or close it
+    /// afterwards. No other mapping of the file `mem` refers to exists in
+    /// this process (see [`SharedMem::from_fd`]).
     pub unsafe fn from_raw_fds(fuzz_in: RawFd, fuzz_out: RawFd, mem: RawFd) -> Result<WorkerComm> {
-        // SAFETY: the caller transfers ownership of three open descriptors.
+        // SAFETY: the caller owns these open descriptors; they are only
+        // borrowed (for `fstat`, `mmap` and `fcntl`) until all the checks
+        // passed.
+        let borrowed = unsafe {
+            [
+                BorrowedFd::borrow_raw(fuzz_in),
+                BorrowedFd::borrow_raw(fuzz_out),
+                BorrowedFd::borrow_raw(mem),
+            ]
+        };
+        check_pipe(borrowed[0])?;
+        check_pipe(borrowed[1])?;
+        let (base, size) = SharedMem::map_whole(borrowed[2])?;
+        if let Err(error) = borrowed.into_iter().try_for_each(sys::set_cloexec) {
+            // SAFETY: mapped just above and never handed out.
+            let _ = unsafe { sys::unmap(base, size) };
+            return Err(error);
+        }
+        // SAFETY: the caller hands over ownership of three open descriptors,
+        // and every check passed, so they are taken now and only here.
         let (fuzz_in, fuzz_out, mem) = unsafe {
             (
                 OwnedFd::from_raw_fd(fuzz_in),
@@ -89,37 +120,27 @@ impl WorkerComm {
                 OwnedFd::from_raw_fd(mem),
             )
         };
-        check_pipe(fuzz_in.as_fd())?;
-        check_pipe(fuzz_out.as_fd())?;
         Ok(WorkerComm {
             fuzz_in,
             fuzz_out,
-            mem: SharedMem::from_fd(mem)?,
+            mem: SharedMem::from_parts(base, size, mem, None),
         })
     }
 }
 
-fn check_inherited(number: RawFd, fd: BorrowedFd<'_>) -> Result<()> {
-    if number == MEM_FD {
-        sys::mode(fd).map(drop)
-    } else {
-        check_pipe(fd)
-    }
-}
-
 fn check_pipe(fd: BorrowedFd<'_>) -> Result<()> {
-    let mode = sys::mode(fd)?;
-    match FileType::from_raw_mode(mode as _) {
+    let facts = sys::stat(fd)?;
+    match facts.file_type() {
         FileType::Fifo | FileType::Socket => Ok(()),
         _ => Err(Error::NotPipe {
             fd: rustix::fd::AsRawFd::as_raw_fd(&fd),
-            mode,
+            mode: facts.mode,
         }),
     }
 }
 
 #[cfg(feature = "std")]
-pub use coordinator::{set_worker_comm, CoordinatorComm};
+pub use coordinator::{set_worker_comm, CoordinatorComm, RegionError};
 
 #[cfg(feature = "std")]
 mod coordinator {
@@ -129,39 +150,49 @@ mod coordinator {
     use rustix::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 
     use super::{FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
-    use crate::error::Result;
+    use crate::error::{Error, Result};
     use crate::shared_mem::SharedMem;
     use crate::sys;
 
     /// Where the parent parks each descriptor until the fork: above every
     /// target number, so no `dup2` in the child can overwrite a source.
-    const PARKING_MIN_FD: RawFd = 10;
+    const PARKING_MIN_FD: RawFd = MEM_FD + 1;
 
     /// `setWorkerComm`—Arranges for the child that `cmd` spawns to find
     /// `fuzz_in` (a read end) at fd 3, `fuzz_out` (a write end) at fd 4 and
     /// the region `mem` at fd 5, like Go's `cmd.ExtraFiles`.
     ///
-    /// Each descriptor is duplicated now, close-on-exec and numbered 10 or
-    /// higher, and placed with `dup2` in the child between fork and exec;
-    /// so a source that already sits at 3, 4 or 5 is never overwritten
-    /// before it is copied, and the child inherits nothing else of ours.
-    /// The duplicates live in `cmd`: drop it after spawning, or this
-    /// process keeps the worker's pipe ends open too (and never sees EOF
-    /// when the worker dies).
+    /// Each descriptor is duplicated now, close-on-exec and numbered above
+    /// 5, and placed with `dup2` in the child between fork and exec; so a
+    /// source that already sits at 3, 4 or 5 is never overwritten before it
+    /// is copied, and the child inherits nothing else of ours. The
+    /// duplicates live in `cmd`: drop it after spawning, or this process
+    /// keeps the worker's pipe ends open too (and never sees EOF when the
+    /// worker dies).
+    ///
+    /// Fds 3, 4 and 5 of this process are made sure to be open (any that is
+    /// free gets `/dev/null`, close-on-exec, for the life of the process):
+    /// otherwise the pipe the standard library opens to learn whether
+    /// `exec` failed could be given one of those numbers, be replaced in
+    /// the child by a worker pipe, and a failed `exec` would then look like
+    /// a successful spawn whose worker wrote eight bytes of garbage.
     ///
     /// # Errors
     ///
-    /// [`Error::Os`](crate::Error::Os) if a descriptor cannot be duplicated.
+    /// [`Error::Os`] if a descriptor cannot be duplicated or `/dev/null`
+    /// opened; `EMFILE` from `fcntl(F_DUPFD_CLOEXEC) under RLIMIT_NOFILE`
+    /// when the limit leaves no number above 5.
     pub fn set_worker_comm(
         cmd: &mut Command,
         fuzz_in: impl AsFd,
         fuzz_out: impl AsFd,
         mem: impl AsFd,
     ) -> Result<()> {
+        sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
         let parked = [
-            sys::dup_cloexec(fuzz_in.as_fd(), PARKING_MIN_FD)?,
-            sys::dup_cloexec(fuzz_out.as_fd(), PARKING_MIN_FD)?,
-            sys::dup_cloexec(mem.as_fd(), PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(fuzz_in.as_fd(), PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(fuzz_out.as_fd(), PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(mem.as_fd(), PARKING_MIN_FD)?,
         ];
         let place = move || {
             for (source, target) in parked.iter().zip([FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD]) {
@@ -196,6 +227,29 @@ mod coordinator {
         pub mem: SharedMem,
     }
 
+    /// An error from a call that took a region, with the region handed
+    /// back: it may hold the input that crashed a worker, so it is never
+    /// dropped on the caller's behalf.
+    #[derive(Debug)]
+    pub struct RegionError {
+        /// What went wrong.
+        pub error: Error,
+        /// The region the call was given, as it was.
+        pub mem: SharedMem,
+    }
+
+    impl core::fmt::Display for RegionError {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            self.error.fmt(f)
+        }
+    }
+
+    impl std::error::Error for RegionError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.error)
+        }
+    }
+
     impl CoordinatorComm {
         /// `pipe` twice, then [`set_worker_comm`]—Creates the two pipes
         /// (close-on-exec) and arranges for `cmd`'s child to get its ends and
@@ -203,16 +257,27 @@ mod coordinator {
         ///
         /// # Errors
         ///
-        /// [`Error::Os`](crate::Error::Os) from `pipe2` or the duplication.
-        pub fn attach(cmd: &mut Command, mem: SharedMem) -> Result<CoordinatorComm> {
-            let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
-            let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
-            set_worker_comm(cmd, &worker_in, &worker_out, &mem)?;
-            Ok(CoordinatorComm {
-                fuzz_in: coordinator_in,
-                fuzz_out: coordinator_out,
-                mem,
-            })
+        /// [`Error::Os`] from `pipe2` or the duplication (`EMFILE` under a
+        /// low `RLIMIT_NOFILE`), with `mem` handed back in the
+        /// [`RegionError`].
+        pub fn attach(
+            cmd: &mut Command,
+            mem: SharedMem,
+        ) -> core::result::Result<CoordinatorComm, RegionError> {
+            let pipes = (|| {
+                let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
+                let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
+                set_worker_comm(cmd, &worker_in, &worker_out, &mem)?;
+                Ok((coordinator_in, coordinator_out))
+            })();
+            match pipes {
+                Ok((fuzz_in, fuzz_out)) => Ok(CoordinatorComm {
+                    fuzz_in,
+                    fuzz_out,
+                    mem,
+                }),
+                Err(error) => Err(RegionError { error, mem }),
+            }
         }
     }
 }

@@ -79,36 +79,45 @@ fn every_bad_input() {
     let null: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
     for fd in [reader, dir, null] {
         let dup = fd.try_clone().unwrap();
-        assert!(matches!(
-            SharedMem::from_fd(fd),
-            Err(Error::NotRegularFile { .. })
-        ));
-        assert!(matches!(
-            SharedMem::map_file(dup, 4096),
-            Err(Error::NotRegularFile { .. })
-        ));
+        // SAFETY: a pipe, a directory or /dev/null, opened just above and
+        // never mapped by this process; the call fails (asserted) before
+        // mapping anything.
+        let whole = unsafe { SharedMem::from_fd(fd) };
+        assert!(matches!(whole, Err(Error::NotRegularFile { .. })));
+        // SAFETY: as for `from_fd` just above.
+        let part = unsafe { SharedMem::map_file(dup, 4096) };
+        assert!(matches!(part, Err(Error::NotRegularFile { .. })));
     }
     drop(writer);
 
     // Files too small for the header, and sizes the file does not reach.
     for len in [0, 1, HEADER_SIZE as u64 - 1] {
+        // SAFETY: a new, already unlinked file that nothing else in this
+        // process maps (and that is too small to be mapped at all).
+        let small = unsafe { SharedMem::from_fd(file_of_len(len)) };
         assert_eq!(
-            SharedMem::from_fd(file_of_len(len)).unwrap_err(),
+            small.unwrap_err(),
             Error::TooSmall {
                 size: len,
                 needed: HEADER_SIZE as u64
             }
         );
     }
+    // SAFETY: a new, already unlinked file that nothing else in this
+    // process maps.
+    let headerless = unsafe { SharedMem::map_file(file_of_len(4096), HEADER_SIZE - 1) };
     assert_eq!(
-        SharedMem::map_file(file_of_len(4096), HEADER_SIZE - 1).unwrap_err(),
+        headerless.unwrap_err(),
         Error::TooSmall {
             size: HEADER_SIZE as u64 - 1,
             needed: HEADER_SIZE as u64
         }
     );
+    // SAFETY: a new, already unlinked file that nothing else in this
+    // process maps.
+    let past_the_end = unsafe { SharedMem::map_file(file_of_len(4096), 8192) };
     assert_eq!(
-        SharedMem::map_file(file_of_len(4096), 8192).unwrap_err(),
+        past_the_end.unwrap_err(),
         Error::TooSmall {
             size: 4096,
             needed: 8192
@@ -122,10 +131,10 @@ fn every_bad_input() {
         let huge = isize::MAX as u64 + 1;
         let file = tempfile_in_target();
         file.set_len(huge).unwrap();
-        assert_eq!(
-            SharedMem::from_fd(file.into()).unwrap_err(),
-            Error::TooLarge { size: huge }
-        );
+        // SAFETY: a new, already unlinked file that nothing else in this
+        // process maps.
+        let too_large = unsafe { SharedMem::from_fd(file.into()) };
+        assert_eq!(too_large.unwrap_err(), Error::TooLarge { size: huge });
     }
 
     // Values over capacity: an error, and the region is unchanged.
@@ -168,7 +177,12 @@ fn every_bad_input_gets_its_error_and_leaks_nothing() {
 #[test]
 fn corrupt_value_lengths_are_errors() {
     let mut mem = SharedMem::temp_file(16).unwrap();
-    let mut peer = SharedMem::from_fd(mem.as_fd().try_clone_to_owned().unwrap()).unwrap();
+    let fd = mem.as_fd().try_clone_to_owned().unwrap();
+    // SAFETY: the test maps the file twice to play the peer. The peer
+    // writes only the header (a raw pointer copy, and `set_value_len`'s
+    // atomic store); no `&mut [u8]` is made from either mapping, and each
+    // `&[u8]` from `mem` is a temporary dropped within its statement.
+    let mut peer = unsafe { SharedMem::from_fd(fd) }.unwrap();
     for bad in [-1, isize::MIN, 17, isize::MAX] {
         // The peer writes the raw length through its own mapping.
         let at = fuzzshm::offsets::VALUE_LEN;

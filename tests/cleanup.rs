@@ -8,9 +8,7 @@
 
 mod common;
 
-use std::os::fd::{AsFd, AsRawFd};
-use std::path::{Path, PathBuf};
-
+use common::{entries, path_of, private_tmpdir};
 use fuzzshm::SharedMem;
 
 #[test]
@@ -24,17 +22,6 @@ fn child_main() {
         }
         other => panic!("unknown role {other}"),
     });
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect()
-}
-
-fn path_of(mem: &SharedMem) -> PathBuf {
-    std::fs::read_link(format!("/proc/self/fd/{}", mem.as_fd().as_raw_fd())).unwrap()
 }
 
 fn lifecycles() {
@@ -69,13 +56,6 @@ fn lifecycles() {
     assert_eq!(entries(&tmp).len(), 64);
     drop(many);
     assert!(entries(&tmp).is_empty());
-}
-
-fn private_tmpdir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -14,7 +14,11 @@ const INCREMENTS: i64 = 200_000;
 fn child_main() {
     common::run_child(|role| match role {
         "incrementer" => {
-            let comm = WorkerComm::from_inherited().unwrap();
+            // SAFETY: this child was spawned by `common::spawn_worker`,
+            // whose `set_worker_comm` put the worker's pipes and region on
+            // fds 3-5; nothing else in this process owns those numbers, and
+            // it maps fd 5 only here.
+            let comm = unsafe { WorkerComm::from_inherited() }.unwrap();
             let mut calls = std::fs::File::from(comm.fuzz_in);
             assert_eq!(common::receive(&mut calls), Some(b'g'));
             let count = comm.mem.header().count();

@@ -39,7 +39,10 @@ fn child_main() {
 /// Writes round after round forever: `count` names the round about to be
 /// written, then `set_value` writes it.
 fn endless_writer() {
-    let mut comm = WorkerComm::from_inherited().unwrap();
+    // SAFETY: this child was spawned by `common::spawn_worker`, whose
+    // `set_worker_comm` put the worker's pipes and region on fds 3-5; nothing
+    // else in this process owns those numbers, and it maps fd 5 only here.
+    let mut comm = unsafe { WorkerComm::from_inherited() }.unwrap();
     let rounds: Vec<Vec<u8>> = (0..64).map(round_bytes).collect();
     let mut k = comm.mem.header().count().load(Ordering::Relaxed) as u64;
     std::io::Write::write_all(&mut std::fs::File::from(comm.fuzz_out), b"r").unwrap();
@@ -85,7 +88,10 @@ fn a_killed_writer_never_leaves_a_length_over_unwritten_bytes() {
 /// Sets `rawInMem`, writes the input the coordinator named, reports
 /// ready, and waits to be killed.
 fn dying_worker() {
-    let mut comm = WorkerComm::from_inherited().unwrap();
+    // SAFETY: this child was spawned by `common::spawn_worker`, whose
+    // `set_worker_comm` put the worker's pipes and region on fds 3-5; nothing
+    // else in this process owns those numbers, and it maps fd 5 only here.
+    let mut comm = unsafe { WorkerComm::from_inherited() }.unwrap();
     let mut calls = std::fs::File::from(comm.fuzz_in);
     let round = common::receive(&mut calls).unwrap() as u64;
     let k = comm.mem.header().count().load(Ordering::Relaxed) as u64;

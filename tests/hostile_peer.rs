@@ -14,7 +14,15 @@ const CAPACITY: usize = 256;
 /// Our region and the peer's mapping of the same file.
 fn region_and_peer() -> (SharedMem, SharedMem) {
     let mem = SharedMem::temp_file(CAPACITY).unwrap();
-    let peer = SharedMem::from_fd(rustix::io::dup(&mem).unwrap()).unwrap();
+    let fd = rustix::io::dup(&mem).unwrap();
+    // SAFETY: the test maps the file twice to play the peer. The peer
+    // writes only through raw pointers (`common::poke`) and reads only
+    // header atomics, raw bytes, or a `value()` slice that is a temporary
+    // of its statement; every slice from `mem` (`read_everything`,
+    // `writes_repair_a_corrupt_header`) is likewise dropped before the peer
+    // acts again, so no slice of one mapping is alive while the other is
+    // written.
+    let peer = unsafe { SharedMem::from_fd(fd) }.unwrap();
     (mem, peer)
 }
 

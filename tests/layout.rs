@@ -38,9 +38,9 @@ fn region_size_is_header_plus_capacity_and_never_wraps() {
 
 /// The region's bytes, read straight from the mapping.
 fn raw(mem: &SharedMem) -> &[u8] {
-    // SAFETY: the mapping is `mem.len()` bytes and outlives the borrow;
+    // SAFETY: the mapping is `mem.size()` bytes and outlives the borrow;
     // nothing writes it while the test reads.
-    unsafe { std::slice::from_raw_parts(mem.as_ptr(), mem.len()) }
+    unsafe { std::slice::from_raw_parts(mem.as_ptr(), mem.size()) }
 }
 
 #[test]

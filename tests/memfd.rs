@@ -24,7 +24,7 @@ fn a_peer_cannot_shrink_it_and_our_mapping_stays_readable() {
     mem.set_value(&payload).unwrap();
     // The peer holds the same file through its own descriptor.
     let peer = mem.as_fd().try_clone_to_owned().unwrap();
-    for len in [0, 1, 4096, mem.len() as u64 - 1] {
+    for len in [0, 1, 4096, mem.size() as u64 - 1] {
         assert_eq!(rustix::fs::ftruncate(&peer, len), Err(Errno::PERM));
     }
     // Every byte, up to the last page, is still there.
@@ -47,5 +47,8 @@ fn it_still_grows() {
     mem.resize(64 << 20).unwrap();
     assert_eq!(mem.capacity(), 64 << 20);
     assert_eq!(mem.value().unwrap(), b"kept");
-    assert_eq!(rustix::fs::fstat(&mem).unwrap().st_size as usize, mem.len());
+    assert_eq!(
+        rustix::fs::fstat(&mem).unwrap().st_size as usize,
+        mem.size()
+    );
 }

@@ -26,7 +26,10 @@ fn child_main() {
 }
 
 fn remapping_worker() {
-    let mut comm = WorkerComm::from_inherited().unwrap();
+    // SAFETY: this child was spawned by `common::spawn_worker`, whose
+    // `set_worker_comm` put the worker's pipes and region on fds 3-5; nothing
+    // else in this process owns those numbers, and it maps fd 5 only here.
+    let mut comm = unsafe { WorkerComm::from_inherited() }.unwrap();
     let mut calls = std::fs::File::from(comm.fuzz_in);
     let mut answers = std::fs::File::from(comm.fuzz_out);
     assert_eq!(comm.mem.capacity(), SMALL);
@@ -107,13 +110,16 @@ fn resize_keeps_the_value_refuses_to_shrink_and_ignores_no_change() {
 #[test]
 fn resize_never_cuts_a_file_a_peer_grew_further() {
     let mut mem = SharedMem::temp_file(4096).unwrap();
-    let mut peer = SharedMem::from_fd(rustix::io::dup(&mem).unwrap()).unwrap();
+    let fd = rustix::io::dup(&mem).unwrap();
+    // SAFETY: the test maps the file twice to play the peer, but never
+    // makes a slice of either mapping: only `resize`, `remap` and `fstat`.
+    let mut peer = unsafe { SharedMem::from_fd(fd) }.unwrap();
     peer.resize(1 << 20).unwrap();
     mem.resize(8192).unwrap();
     assert_eq!(mem.capacity(), 8192);
     assert_eq!(
         rustix::fs::fstat(&mem).unwrap().st_size as usize,
-        peer.len(),
+        peer.size(),
         "the file keeps the peer's larger size"
     );
     assert!(mem.remap().unwrap());

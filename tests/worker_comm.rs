@@ -25,11 +25,15 @@ fn child_main() {
 
 /// A worker as Go runs one: wait for a call, run the input, answer.
 fn worker() {
-    let mut comm = WorkerComm::from_inherited().expect("fds 3, 4, 5");
-    assert!(matches!(
-        WorkerComm::from_inherited(),
-        Err(Error::AlreadyTaken)
-    ));
+    // SAFETY: this child was spawned with its pipes and region placed on
+    // fds 3-5 by `CoordinatorComm::attach` or `set_worker_comm`; nothing
+    // else in this process owns those numbers, and it maps fd 5 only here.
+    let mut comm = unsafe { WorkerComm::from_inherited() }.expect("fds 3, 4, 5");
+    // SAFETY: the only owner of fds 3-5 now is `comm`, from the first call
+    // in this process; a second call must refuse before touching them
+    // (asserted), so it neither takes nor maps anything.
+    let again = unsafe { WorkerComm::from_inherited() };
+    assert!(matches!(again, Err(Error::AlreadyTaken)));
     let mut call = [0u8; 1];
     File::from(comm.fuzz_in.try_clone().unwrap())
         .read_exact(&mut call)
@@ -138,7 +142,10 @@ fn expect_only_worker_fds() {
             );
         }
     }
-    let comm = WorkerComm::from_inherited().expect("fds 3, 4, 5");
+    // SAFETY: fds 3-5 were placed by the parent's `CoordinatorComm::attach`;
+    // the checks above only looked at them through `/proc`, so nothing in
+    // this process owns them, and it maps fd 5 only here.
+    let comm = unsafe { WorkerComm::from_inherited() }.expect("fds 3, 4, 5");
     assert_eq!(comm.mem.value().unwrap(), b"only these");
 }
 

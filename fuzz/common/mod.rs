@@ -59,9 +59,13 @@ impl Backing {
                     .try_clone_to_owned()
                     .expect("dup");
                 assert_eq!(creator.close(), Ok(()));
-                match self {
-                    Backing::MapFile => SharedMem::map_file(fd, region_size(capacity).unwrap()),
-                    _ => SharedMem::from_fd(fd),
+                // SAFETY: the creator's mapping is gone with it, so this is
+                // the file's only mapping; `Mapped::new` adds the peer's.
+                unsafe {
+                    match self {
+                        Backing::MapFile => SharedMem::map_file(fd, region_size(capacity).unwrap()),
+                        _ => SharedMem::from_fd(fd),
+                    }
                 }
             }
         };

@@ -51,13 +51,16 @@ fuzz_target!(|input: Input| {
     let file_len = usize::from(input.file_len) % MAX_CAPACITY;
     let map_len = usize::from(input.map_len) % MAX_CAPACITY;
     let header = &input.header[..HEADER_SIZE.min(file_len)];
-    let whole = SharedMem::from_fd(file(file_len, header).into());
+    // SAFETY: `file` makes a new, already removed file; this is its only
+    // mapping.
+    let whole = unsafe { SharedMem::from_fd(file(file_len, header).into()) };
     if file_len < HEADER_SIZE {
         assert!(matches!(whole, Err(Error::TooSmall { .. })), "{whole:?}");
     } else {
         read_file_region(&whole.unwrap(), header, file_len);
     }
-    let part = SharedMem::map_file(file(file_len, header).into(), map_len);
+    // SAFETY: as for `whole`: another new file, mapped only here.
+    let part = unsafe { SharedMem::map_file(file(file_len, header).into(), map_len) };
     if file_len < HEADER_SIZE || map_len < HEADER_SIZE || map_len > file_len {
         assert!(matches!(part, Err(Error::TooSmall { .. })), "{part:?}");
     } else {

@@ -30,6 +30,25 @@ pub fn child(role: &str) -> Command {
     cmd
 }
 
+/// Runs `cmd` to its end with its output captured: a passing run stays
+/// quiet, and [`assert_success`] shows the output of a failing one.
+pub fn output_of(mut cmd: Command) -> std::process::Output {
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the child")
+}
+
+/// Asserts a child succeeded; if not, shows what it printed.
+pub fn assert_success(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "the child failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+}
+
 /// In a child, runs `body` with its role and exits: status 0, or 101 if it
 /// panicked (after unwinding, so destructors ran). The child never reaches
 /// the test harness's summary, which would mix with the parent's. In the
@@ -104,10 +123,36 @@ pub fn receive(pipe: &mut std::fs::File) -> Option<u8> {
 /// Writes raw bytes into a region at `offset`, as a peer process would:
 /// no checks, no atomics.
 pub fn poke(region: &fuzzshm::Region, offset: usize, bytes: &[u8]) {
-    assert!(offset + bytes.len() <= region.len(), "poke past the region");
+    assert!(
+        offset + bytes.len() <= region.size(),
+        "poke past the region"
+    );
     // SAFETY: the range is inside the region's mapping (asserted above);
     // the callers hold no reference to these bytes while poking.
     unsafe {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), region.as_ptr().add(offset), bytes.len());
     }
+}
+
+/// The names in a directory.
+pub fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+/// Where the file behind a region is, as the kernel names it.
+pub fn path_of(mem: &impl std::os::fd::AsFd) -> std::path::PathBuf {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", mem.as_fd().as_raw_fd())).unwrap()
+}
+
+/// A new, empty directory of this test's own, to be a child's `TMPDIR`, so
+/// that parallel tests cannot race over what is in it.
+pub fn private_tmpdir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -290,7 +290,7 @@ fn peer_write(
 /// Compares every read API of `region` with `model`.
 pub fn check(region: &Region, model: &Model) {
     assert_eq!(region.capacity(), model.capacity());
-    assert_eq!(region.len(), HEADER_SIZE + model.capacity());
+    assert_eq!(region.size(), HEADER_SIZE + model.capacity());
     let header = region.header();
     assert_eq!(header.value_len(), model.value_len());
     assert_eq!(header.count().load(Ordering::Relaxed), model.count());
@@ -323,7 +323,10 @@ pub fn check_debug(region: &Region, model: &Model) {
 /// Writes `bytes` at `offset` into the memory `region` views, as a peer
 /// process would: plain stores, no atomics, no checks.
 pub fn poke(region: &Region, offset: usize, bytes: &[u8]) {
-    assert!(offset + bytes.len() <= region.len(), "poke past the region");
+    assert!(
+        offset + bytes.len() <= region.size(),
+        "poke past the region"
+    );
     // SAFETY: the range is inside the region (asserted); no reference into
     // these bytes is alive during the copy.
     unsafe {
@@ -395,16 +398,30 @@ impl Subject for Heap {
 
 /// A mapped region and a peer's second mapping of the same descriptor,
 /// through which the peer writes.
+///
+/// Both fields are private, so every reference into either mapping is
+/// borrowed from the `Mapped` itself: the borrow checker then keeps a
+/// slice from one mapping from being alive while the other is written.
 pub struct Mapped {
-    pub mem: SharedMem,
-    pub peer: SharedMem,
+    mem: SharedMem,
+    peer: SharedMem,
 }
 
 impl Mapped {
     /// `mem`, and a peer mapping of a duplicate of its descriptor.
     pub fn new(mem: SharedMem) -> Mapped {
         let fd = mem.as_fd().try_clone_to_owned().expect("dup");
-        let peer = SharedMem::from_fd(fd).expect("the peer maps the region");
+        // SAFETY: this second mapping of `mem`'s file is on purpose, to
+        // play the peer; `mem` is the only other one (every caller passes a
+        // region it just made, and the maker of a `map_file` or `from_fd`
+        // one closed its own mapping first). Both live only in this
+        // `Mapped`'s private fields and are reached through its `&self` and
+        // `&mut self` methods, so no reference from `peer` is alive while
+        // `mem`'s `set_value`, `value_mut` or `value_buffer_mut` writes (nor
+        // the other way round); `peer` is only read (`verify`) or written
+        // through raw pointers (`poke` in `peer_write`), never through a
+        // `&mut [u8]`.
+        let peer = unsafe { SharedMem::from_fd(fd) }.expect("the peer maps the region");
         Mapped { mem, peer }
     }
 }
@@ -421,7 +438,7 @@ impl Subject for Mapped {
     /// size with `remap`.
     fn verify(&mut self, model: &Model) {
         check(&self.mem, model);
-        let resized = self.peer.len() != self.mem.len();
+        let resized = self.peer.size() != self.mem.size();
         assert_eq!(self.peer.remap(), Ok(resized));
         check(&self.peer, model);
     }
