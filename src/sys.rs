@@ -5,7 +5,7 @@
 use core::ffi::{c_void, CStr};
 use core::ptr::NonNull;
 
-use rustix::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use rustix::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
 use rustix::mm::{self, MapFlags, ProtFlags};
 
@@ -59,6 +59,7 @@ pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<Ow
 /// open, for the life of the process.
 #[cfg(feature = "std")]
 pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result<()> {
+    use rustix::fd::AsFd;
     use rustix::io::Errno;
     for number in numbers {
         // SAFETY: the number is only the argument of one `fcntl(F_GETFD)`,
@@ -336,6 +337,7 @@ pub(crate) unsafe fn remap_then(
 /// growth.
 #[cfg(fuzzshm_memfd)]
 pub(crate) fn sealed_memfd(size: usize) -> Result<OwnedFd> {
+    use rustix::fd::AsFd;
     use rustix::fs::{MemfdFlags, SealFlags};
 
     let fd = fs::memfd_create(c"fuzzshm", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)

@@ -74,7 +74,7 @@ fn every_bad_input() {
     }
 
     // Descriptors that are not regular files.
-    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let dir: OwnedFd = std::fs::File::open("/").unwrap().into();
     let null: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
     for fd in [reader, dir, null] {

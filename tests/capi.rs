@@ -214,3 +214,11 @@ fn c_coordinator_and_worker_over_a_temp_file() {
     // Removed on close: nothing left in TMPDIR.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn c_worker_comm_refuses_a_bad_fd_5_and_leaves_fds_3_4_5_untaken() {
+    let dir = tempfile::tempdir().unwrap();
+    let inherit = c_program("inherit", true);
+    let output = run(Command::new(inherit).env("TMPDIR", dir.path()));
+    assert!(output.contains("inherit: ok"), "{output}");
+}

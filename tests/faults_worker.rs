@@ -95,8 +95,8 @@ fn refused_then_taken() {
 }
 
 fn refusal_of(mem: OwnedFd) -> String {
-    let (calls, worker_in) = rustix::pipe::pipe().unwrap();
-    let (answers, worker_out) = rustix::pipe::pipe().unwrap();
+    let (calls, worker_in) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).unwrap();
+    let (answers, worker_out) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).unwrap();
     let mut cmd = common::child("refused-then-taken");
     fuzzshm::set_worker_comm(&mut cmd, &worker_in, &worker_out, &mem).unwrap();
     drop((worker_in, worker_out, calls));
