@@ -7,10 +7,18 @@
 //! - `fuzzshm_mremap`: `mremap(MREMAP_MAYMOVE)`, to grow a mapping in place (Linux);
 //! - `fuzzshm_fallocate`: `fallocate(FALLOC_FL_KEEP_SIZE)`, to reserve a
 //!   file's storage before writing it through a mapping (Linux, Android);
+//! - `fuzzshm_wipe_on_fork`: `madvise(MADV_WIPEONFORK)`, a page a forked
+//!   child finds zeroed, to keep per-process facts without asking the
+//!   kernel each time (Linux, Android);
 //! - `fuzzshm_getrandom`: `getrandom`, for unpredictable temp-file names
 //!   (Linux, Android);
 //! - `fuzzshm_pipe2`: `pipe2(O_CLOEXEC)`, a pipe born close-on-exec (not on
 //!   macOS, which has only `pipe`).
+//!
+//! - `fuzzshm_asan`: the crate is being built with `-Zsanitizer=address`
+//!   (cargo-fuzz's default; rustc then sets `cfg(sanitize = "address")`,
+//!   which cargo passes here as `CARGO_CFG_SANITIZE`): the value area's
+//!   tail is poisoned for AddressSanitizer (`src/shadow.rs`).
 //!
 //! It also passes the target triple to the crate's tests as
 //! `FUZZSHM_TARGET`: `tests/capi.rs` builds the C static library and the C
@@ -27,6 +35,7 @@ const FACILITIES: &[(&str, &[&str])] = &[
     ("fuzzshm_memfd", &["linux", "android", "freebsd"]),
     ("fuzzshm_mremap", &["linux"]),
     ("fuzzshm_fallocate", &["linux", "android"]),
+    ("fuzzshm_wipe_on_fork", &["linux", "android"]),
     ("fuzzshm_getrandom", &["linux", "android"]),
     (
         "fuzzshm_pipe2",
@@ -48,6 +57,14 @@ fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     println!("cargo::rustc-env=FUZZSHM_TARGET={target}");
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    println!("cargo::rustc-check-cfg=cfg(fuzzshm_asan)");
+    let sanitizers = env::var("CARGO_CFG_SANITIZE").unwrap_or_default();
+    if sanitizers
+        .split(',')
+        .any(|sanitizer| sanitizer == "address")
+    {
+        println!("cargo::rustc-cfg=fuzzshm_asan");
+    }
     for (cfg, systems) in FACILITIES {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         if systems.contains(&target_os.as_str()) {

@@ -54,7 +54,7 @@ extern "C" {
 #define FUZZSHM_EALREADY_TAKEN 13    /* fuzzshm_worker_comm was already called */
 
 /* The handle: opaque storage, filled by a constructor. */
-#define FUZZSHM_HANDLE_SIZE 64
+#define FUZZSHM_HANDLE_SIZE 128
 typedef struct fuzzshm {
 #ifdef __cplusplus
     alignas(8) unsigned char opaque[FUZZSHM_HANDLE_SIZE];

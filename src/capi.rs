@@ -35,7 +35,7 @@ use crate::worker_comm::WorkerComm;
 
 /// Bytes a C caller reserves for a handle: `sizeof(fuzzshm_t)`. Room to
 /// spare, so the handle can grow without changing the ABI.
-pub const HANDLE_SIZE: usize = 64;
+pub const HANDLE_SIZE: usize = 128;
 /// The alignment of `fuzzshm_t`.
 pub const HANDLE_ALIGN: usize = 8;
 

@@ -101,9 +101,11 @@
 //! [`WorkerComm::from_inherited`], is close-on-exec: a child gets a region
 //! only through [`set_worker_comm`]. The system's limits are errors, not
 //! signals: `RLIMIT_FSIZE` is `EFBIG` (never `SIGXFSZ`), a file system
-//! without room is `ENOSPC` from [`SharedMem::set_value`] (which reserves
-//! the storage it is about to write, never `SIGBUS`; writers outside the
-//! crate are covered by [`SharedMem::reserve_whole`]), and a refused
+//! without room is `ENOSPC` from [`SharedMem::set_value`] and
+//! [`SharedMem::set_value_len`] (which reserve the storage they are about
+//! to write, header included, never `SIGBUS`; writers outside the crate,
+//! header stores before either call included, are covered by
+//! [`SharedMem::reserve_whole`]), and a refused
 //! [`SharedMem::resize`] leaves the file and the mapping exactly as they
 //! were. A call that took a region and fails hands it back
 //! ([`RegionError`]): it may hold the input that crashed a worker.
@@ -136,6 +138,7 @@ mod copy;
 mod error;
 mod header;
 mod region;
+mod shadow;
 mod shared_mem;
 mod sys;
 mod temp_file;

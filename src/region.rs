@@ -9,6 +9,7 @@ use core::sync::atomic::{compiler_fence, Ordering};
 use crate::copy::copy_to_shared;
 use crate::error::{Error, Result};
 use crate::header::{Header, HEADER_SIZE};
+use crate::shadow::Shadow;
 
 /// A region: the [`Header`] followed by `capacity()` value bytes.
 ///
@@ -20,6 +21,9 @@ use crate::header::{Header, HEADER_SIZE};
 pub struct Region {
     base: NonNull<Header>,
     size: usize,
+    /// What AddressSanitizer may see of the value area (nothing to track,
+    /// and no field, without a sanitizer).
+    shadow: Shadow,
 }
 
 // SAFETY: a `Region` is a pointer and a length with no thread affinity. Its
@@ -82,12 +86,17 @@ impl Region {
         if size > isize::MAX as usize {
             return Err(Error::TooLarge { size: size as u64 });
         }
-        // SAFETY: the checks above are `new_unchecked`'s preconditions; the
-        // rest is our caller's contract.
-        Ok(unsafe { Region::new_unchecked(base, size) })
+        // The caller's memory is not poisoned: the poison would outlive the
+        // region and be misread when the memory is used for anything else.
+        Ok(Region {
+            base: base.cast(),
+            size,
+            shadow: Shadow::untracked(),
+        })
     }
 
-    /// [`from_raw_parts`](Self::from_raw_parts) without the checks.
+    /// [`from_raw_parts`](Self::from_raw_parts) without the checks, over a
+    /// mapping its owner unmaps only after [`unpoison_all`](Self::unpoison_all).
     ///
     /// # Safety
     ///
@@ -97,7 +106,17 @@ impl Region {
         Region {
             base: base.cast(),
             size,
+            shadow: Shadow::tracking(size - HEADER_SIZE),
         }
+    }
+
+    /// Makes the whole value area addressable again for AddressSanitizer,
+    /// as it must be before the mapping is unmapped or moved: the kernel
+    /// may hand the same addresses out again, for memory that was never
+    /// poisoned.
+    #[inline]
+    pub(crate) fn unpoison_all(&self) {
+        self.shadow.expose(self.value_ptr(), self.capacity());
     }
 
     /// `header()`—The header at the start of the region.
@@ -174,6 +193,7 @@ impl Region {
     #[inline]
     pub fn value(&self) -> Result<&[u8]> {
         let len = self.checked_value_len()?;
+        self.shadow.expose(self.value_ptr(), len);
         // SAFETY: `len <= capacity`, so the bytes lie inside the region,
         // which is valid for reads; no `&mut` into it exists while `&self`
         // is borrowed.
@@ -188,6 +208,7 @@ impl Region {
     #[inline]
     pub fn value_mut(&mut self) -> Result<&mut [u8]> {
         let len = self.checked_value_len()?;
+        self.shadow.expose(self.value_ptr(), len);
         // SAFETY: in bounds as in `value`; `&mut self` makes this the only
         // reference into the region within this process.
         Ok(unsafe { slice::from_raw_parts_mut(self.value_ptr(), len) })
@@ -198,6 +219,7 @@ impl Region {
     /// before [`set_value_len`](Self::set_value_len) publishes its length.
     #[inline]
     pub fn value_buffer_mut(&mut self) -> &mut [u8] {
+        self.unpoison_all();
         // SAFETY: exactly the value area; valid and exclusive as in `value_mut`.
         unsafe { slice::from_raw_parts_mut(self.value_ptr(), self.capacity()) }
     }
@@ -252,11 +274,16 @@ impl Region {
         let overlaps = (src as usize) < (dst as usize).wrapping_add(len)
             && (dst as usize) < (src as usize).wrapping_add(len);
         if overlaps {
+            // The source may lie past the new length: all of the value area
+            // is addressable while the bytes move.
+            self.unpoison_all();
             withdraw();
             // SAFETY: both ranges are valid for `len` bytes (the caller's
             // contract; `len <= capacity` for `dst`), and `copy` allows overlap.
             unsafe { core::ptr::copy(src, dst, len) };
+            self.shadow.expose(dst, len);
         } else {
+            self.shadow.expose(dst, len);
             // SAFETY: as above, and the ranges are disjoint. The destination
             // is exclusive through `&mut self`.
             unsafe { copy_to_shared(src, dst, len, withdraw) };
@@ -280,6 +307,7 @@ impl Region {
         }
         // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
         self.header().publish_value_len(len as isize);
+        self.shadow.expose(self.value_ptr(), len);
         Ok(())
     }
 

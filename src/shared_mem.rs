@@ -52,10 +52,11 @@ pub struct SharedMem {
     region: Region,
     fd: ManuallyDrop<OwnedFd>,
     temp: Option<TempFile>,
-    /// How many value bytes, from the first, this process has reserved the
-    /// file's storage for (the header is reserved when the file is mapped).
+    /// The shortest value whose write needs storage reserved first: one
+    /// more than the value bytes this process has reserved the file's
+    /// storage for, with the header; 0 while not even the header is.
     /// `set_value` makes a system call only when it writes past this mark.
-    reserved_capacity: usize,
+    reserve_from_len: usize,
     /// Whether [`reserve_whole`](Self::reserve_whole) asked for the whole
     /// value area, in every size the region grows to.
     reserve_whole: bool,
@@ -90,18 +91,21 @@ impl SharedMem {
     /// Like Go's `sharedMemTempFile(size)`, it takes the value capacity;
     /// the file is [`region_size`]`(capacity)` long.
     ///
-    /// The temp directory is looked up at every call, so a `TMPDIR` that
-    /// changed, or a directory removed and re-created, is followed. The
-    /// directory's descriptor is kept (close-on-exec) while it stays the
-    /// same directory, and each file is removed relative to it.
+    /// The file is created and removed by path, as Go does, in the
+    /// directory `TMPDIR` names at each call: a `TMPDIR` that changed, or a
+    /// directory removed and re-created, is followed; a relative `TMPDIR`
+    /// is taken against the working directory of the call. (A directory
+    /// renamed while a file is in it makes `close` fail with `ENOENT`, as
+    /// Go's `Close` does; [`create_in`](Self::create_in) removes through a
+    /// directory descriptor instead.)
     ///
     /// # Errors
     ///
     /// [`Error::SizeOverflow`] if the region would not fit in the address
-    /// space; [`Error::Os`] if the directory cannot be found (`stat(temp
-    /// dir)`) or opened, or the file created, sized (`EFBIG` above
-    /// `RLIMIT_FSIZE`, never `SIGXFSZ`), reserved (`ENOSPC`: see
-    /// [`set_value`](Self::set_value)) or mapped. Nothing is left behind.
+    /// space; [`Error::Os`] if the file cannot be created (`ENOENT` from
+    /// `openat($TMPDIR/fuzz-*)` if the directory is not there), sized
+    /// (`EFBIG` above `RLIMIT_FSIZE`, never `SIGXFSZ`) or mapped. Nothing
+    /// is left behind.
     ///
     /// # Examples
     ///
@@ -130,8 +134,8 @@ impl SharedMem {
     /// [`temp_file`](Self::temp_file) in a directory given as a descriptor,
     /// without `std`.
     ///
-    /// The name is `fuzz-` and 16 random hex digits, tried again on a
-    /// collision. The directory descriptor is duplicated (close-on-exec) and
+    /// The name is `fuzz-`, this process's pid, `-` and 8 random hex
+    /// digits, tried again on a collision. The directory descriptor is duplicated (close-on-exec) and
     /// kept, so the file is removed from the same directory on close even if
     /// the directory is renamed meanwhile.
     ///
@@ -156,7 +160,7 @@ impl SharedMem {
 
     /// Sizes and maps a file just created, or removes it on failure.
     fn create_sized((fd, temp): (OwnedFd, TempFile), size: usize) -> Result<SharedMem> {
-        let mapped = sys::set_size(fd.as_fd(), size).and_then(|()| Self::map(fd.as_fd(), size));
+        let mapped = sys::set_size(fd.as_fd(), size).and_then(|()| sys::map(fd.as_fd(), size));
         match mapped {
             Ok(base) => Ok(SharedMem::from_parts(base, size, fd, Some(temp))),
             Err(error) => {
@@ -193,7 +197,7 @@ impl SharedMem {
     pub fn memfd(capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
         let fd = sys::sealed_memfd(size)?;
-        let base = Self::map(fd.as_fd(), size)?;
+        let base = sys::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
     }
 
@@ -225,7 +229,7 @@ impl SharedMem {
                 needed: size.max(HEADER_SIZE) as u64,
             });
         }
-        let base = Self::map(fd.as_fd(), size)?;
+        let base = sys::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
     }
 
@@ -250,20 +254,7 @@ impl SharedMem {
     /// descriptor only once this succeeded.
     pub(crate) fn map_whole(fd: BorrowedFd<'_>) -> Result<(NonNull<u8>, usize)> {
         let size = mappable_size(fd)?;
-        Ok((Self::map(fd, size)?, size))
-    }
-
-    /// `mmap`, then `fallocate` of the header—Maps `size` bytes and reserves
-    /// the header's storage, so that no header store of this process can
-    /// `SIGBUS` on a full file system.
-    fn map(fd: BorrowedFd<'_>, size: usize) -> Result<NonNull<u8>> {
-        let base = sys::map(fd, size)?;
-        if let Err(error) = sys::reserve(fd, 0, HEADER_SIZE) {
-            // SAFETY: mapped just above and never handed out.
-            let _ = unsafe { sys::unmap(base, size) };
-            return Err(error);
-        }
-        Ok(base)
+        Ok((sys::map(fd, size)?, size))
     }
 
     pub(crate) fn from_parts(
@@ -276,7 +267,7 @@ impl SharedMem {
             region: Self::mapped_region(base, size),
             fd: ManuallyDrop::new(fd),
             temp,
-            reserved_capacity: 0,
+            reserve_from_len: 0,
             reserve_whole: false,
         }
     }
@@ -293,12 +284,13 @@ impl SharedMem {
 
     /// `setValue(b)`—See [`Region::set_value`].
     ///
-    /// On a file system that can run out of room (a small tmpfs, a memory
-    /// cgroup at its limit), writing through a mapping to storage the file
-    /// does not have yet raises `SIGBUS`. So the storage a value is about
-    /// to cover is reserved first (`fallocate`) whenever it goes past the
-    /// most this process reserved before: a system call only when that mark
-    /// grows (by whole pages), none in steady state.
+    /// On a file system that can run out of room (a small tmpfs, a full
+    /// disk, a memory cgroup at its limit), writing through a mapping to
+    /// storage the file does not have yet raises `SIGBUS`. So the storage
+    /// the header and the value are about to cover is reserved first
+    /// (`fallocate`) whenever it goes past the most this process reserved
+    /// before: a system call only when that mark grows (by whole pages),
+    /// none in steady state.
     ///
     /// # Errors
     ///
@@ -328,11 +320,11 @@ impl SharedMem {
         unsafe { self.region.set_value_from(src, len) }
     }
 
-    /// Reserves storage for the first `len` value bytes, if this process
-    /// has not yet. The steady state is this one compare.
+    /// Reserves storage for the header and the first `len` value bytes,
+    /// if this process has not yet. The steady state is this one compare.
     #[inline(always)]
     fn reserve_value(&mut self, len: usize) -> Result<()> {
-        if len > self.reserved_capacity {
+        if len >= self.reserve_from_len {
             self.reserve_value_past_mark(len)
         } else {
             Ok(())
@@ -342,27 +334,31 @@ impl SharedMem {
     #[cold]
     #[inline(never)]
     fn reserve_value_past_mark(&mut self, len: usize) -> Result<()> {
-        let capacity = self.region.capacity();
-        if len > capacity {
+        let size = self.region.size();
+        if len > self.region.capacity() {
             // Not a length this region takes: the write reports it.
             return Ok(());
         }
-        let start = HEADER_SIZE + self.reserved_capacity;
-        let page = sys::page_size();
+        let start = self
+            .reserve_from_len
+            .checked_sub(1)
+            .map_or(0, |reserved| HEADER_SIZE + reserved);
         let end = (HEADER_SIZE + len)
-            .checked_next_multiple_of(page)
-            .map_or(self.region.size(), |end| end.min(self.region.size()));
+            .checked_next_multiple_of(sys::page_size())
+            .map_or(size, |end| end.min(size));
         sys::reserve(self.fd.as_fd(), start, end - start)?;
-        self.reserved_capacity = end - HEADER_SIZE;
+        self.reserve_from_len = end - HEADER_SIZE + 1;
         Ok(())
     }
 
-    /// `fallocate` of the whole value area—Reserves the file's storage for
+    /// `fallocate` of the whole region—Reserves the file's storage for
     /// every byte of the region now, and for the whole of every size
     /// [`resize`](Self::resize) grows it to, so that no write can `SIGBUS`
     /// on a file system that fills up: for writers that do not go through
-    /// [`set_value`](Self::set_value) (through
-    /// [`value_buffer_mut`](Self::value_buffer_mut), a C or Go peer). Call
+    /// [`set_value`](Self::set_value) or
+    /// [`set_value_len`](Self::set_value_len): header stores through
+    /// [`header`](Region::header) before either was called, writes through
+    /// [`value_buffer_mut`](Self::value_buffer_mut), a C or Go peer. Call
     /// it right after creating the region. It takes that much memory (on
     /// tmpfs or a memfd) or disk at once.
     ///
@@ -381,8 +377,7 @@ impl SharedMem {
     /// # Ok::<(), fuzzshm::Error>(())
     /// ```
     pub fn reserve_whole(&mut self) -> Result<()> {
-        let capacity = self.region.capacity();
-        self.reserve_value_past_mark(capacity)?;
+        self.reserve_value(self.region.capacity())?;
         self.reserve_whole = true;
         Ok(())
     }
@@ -391,9 +386,12 @@ impl SharedMem {
     ///
     /// # Errors
     ///
-    /// [`Error::ValueTooLarge`] if `len` exceeds the capacity.
+    /// [`Error::ValueTooLarge`] if `len` exceeds the capacity;
+    /// [`Error::Os`] (`ENOSPC`) if the header's storage cannot be reserved
+    /// (see [`set_value`](Self::set_value)).
     #[inline]
     pub fn set_value_len(&mut self, len: usize) -> Result<()> {
+        self.reserve_value(0)?;
         self.region.set_value_len(len)
     }
 
@@ -472,6 +470,7 @@ impl SharedMem {
             }
             Ok(())
         };
+        self.region.unpoison_all();
         // SAFETY: `region` is our live mapping of `fd`; `&mut self` means no
         // reference into it exists, and it is replaced below at once.
         let (base, grown) =
@@ -479,7 +478,7 @@ impl SharedMem {
         self.region = Self::mapped_region(base, if grown.is_ok() { size } else { old_size });
         grown?;
         if reserve_whole {
-            self.reserved_capacity = capacity;
+            self.reserve_from_len = capacity + 1;
         }
         Ok(())
     }
@@ -498,6 +497,7 @@ impl SharedMem {
         if size == old_size {
             return Ok(false);
         }
+        self.region.unpoison_all();
         // SAFETY: as in `resize`.
         let (base, remapped) = unsafe {
             sys::remap_then(self.fd.as_fd(), self.region.base(), old_size, size, || {
@@ -506,7 +506,7 @@ impl SharedMem {
         };
         self.region = Self::mapped_region(base, if remapped.is_ok() { size } else { old_size });
         // A peer that truncated a plain file may have taken reserved pages.
-        self.reserved_capacity = self.reserved_capacity.min(self.region.capacity());
+        self.reserve_from_len = self.reserve_from_len.min(self.region.capacity() + 1);
         remapped.map(|()| true)
     }
 
@@ -525,6 +525,7 @@ impl SharedMem {
     /// Unmaps, closes and removes. Runs exactly once: from `Drop`, or from
     /// `close`, which wraps `self` in `ManuallyDrop` so `Drop` never follows.
     fn release(&mut self) -> Result<()> {
+        self.region.unpoison_all();
         // SAFETY: `region` is our live mapping; with `&mut self` nothing
         // borrows it, and `self` is never used again after `release`.
         let unmapped = unsafe { sys::unmap(self.region.base(), self.region.size()) };
@@ -564,7 +565,7 @@ impl core::fmt::Debug for SharedMem {
             .field("fd", &*self.fd)
             .field("region", &self.region)
             .field("removes_file", &self.temp.is_some())
-            .field("reserved_capacity", &self.reserved_capacity)
+            .field("reserve_from_len", &self.reserve_from_len)
             .finish()
     }
 }

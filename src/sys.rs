@@ -3,7 +3,8 @@
 //! talks to the kernel.
 
 use core::ffi::{c_void, CStr};
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use rustix::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
@@ -20,7 +21,7 @@ pub(crate) fn create_exclusive(dir: BorrowedFd<'_>, name: &CStr) -> Result<Owned
 
 /// `openat(AT_FDCWD, path, O_RDONLY|O_DIRECTORY|O_CLOEXEC)`—Opens a directory
 /// to create files in.
-#[cfg(any(feature = "std", feature = "capi"))]
+#[cfg(feature = "capi")]
 pub(crate) fn open_dir(path: impl rustix::path::Arg) -> Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     fs::openat(fs::CWD, path, flags, Mode::empty()).map_err(Error::os("openat"))
@@ -156,24 +157,6 @@ pub(crate) fn stat(fd: BorrowedFd<'_>) -> Result<FileFacts> {
         mode: stat.st_mode as u32,
         size: u64::try_from(stat.st_size).unwrap_or(u64::MAX),
     })
-}
-
-/// Which file a directory is: its device and inode numbers.
-#[cfg(feature = "std")]
-pub(crate) type FileIdentity = (u64, u64);
-
-/// `stat(path)`—The identity of the directory `path` names now.
-#[cfg(feature = "std")]
-pub(crate) fn identity_of_path(path: impl rustix::path::Arg) -> Result<FileIdentity> {
-    let stat = fs::stat(path).map_err(Error::os("stat(temp dir)"))?;
-    Ok((stat.st_dev as u64, stat.st_ino as u64))
-}
-
-/// `fstat(fd)`—The identity of an open file.
-#[cfg(feature = "std")]
-pub(crate) fn identity(fd: BorrowedFd<'_>) -> Result<FileIdentity> {
-    let stat = fs::fstat(fd).map_err(Error::os("fstat"))?;
-    Ok((stat.st_dev as u64, stat.st_ino as u64))
 }
 
 /// `fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, len)`—Reserves the storage
@@ -348,14 +331,11 @@ pub(crate) fn sealed_memfd(size: usize) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// 64 random bits for a temp-file name: `getrandom` where there is one, else
-/// the clock, the pid, an address and a counter, mixed. The name only needs to
-/// be hard to guess; `O_EXCL|O_NOFOLLOW` already make a planted file or
-/// symlink harmless.
-pub(crate) fn name_entropy() -> u64 {
-    use core::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
+/// 64 bits to seed temp-file names with, once per process: `getrandom`
+/// where there is one, else the clock, the pid and an address, mixed. The
+/// names only need to be hard to guess; `O_EXCL|O_NOFOLLOW` already make a
+/// planted file or symlink harmless.
+pub(crate) fn name_seed() -> u64 {
     #[cfg(fuzzshm_getrandom)]
     {
         let mut bytes = [0u8; 8];
@@ -365,18 +345,138 @@ pub(crate) fn name_entropy() -> u64 {
         }
     }
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-    let pid = rustix::process::getpid().as_raw_nonzero().get() as u64;
     let local = &now as *const _ as usize as u64;
-    let seed = (now.tv_sec as u64).rotate_left(32)
-        ^ now.tv_nsec as u64
-        ^ pid.rotate_left(17)
-        ^ local
-        ^ COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    splitmix64(seed)
+    splitmix64(
+        (now.tv_sec as u64).rotate_left(32)
+            ^ now.tv_nsec as u64
+            ^ u64::from(getpid()).rotate_left(17)
+            ^ local,
+    )
 }
 
+/// `getpid()`—This process's id.
+fn getpid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
+
+/// This process's id, and a random seed of its own for temp-file names.
+///
+/// Both are kept in a page the kernel zeroes in a forked child
+/// (`MADV_WIPEONFORK`, Linux 4.14): a child finds zeros and asks again, so
+/// neither is ever its parent's, and no system call is made per name.
+/// Where there is no such page, the pid is asked for each time (a cached
+/// one would be the parent's in a forked child) and the seed is the
+/// process's first; a forked child's names still differ by the pid.
+pub(crate) fn process_identity() -> (u32, u64) {
+    match ProcessPage::get() {
+        Some(page) => page.identity(),
+        None => {
+            static SEED: AtomicU64 = AtomicU64::new(0);
+            let mut seed = SEED.load(Ordering::Relaxed);
+            if seed == 0 {
+                // A race seeds twice; either seed is as good.
+                seed = name_seed() | 1;
+                SEED.store(seed, Ordering::Relaxed);
+            }
+            (getpid(), seed)
+        }
+    }
+}
+
+/// The per-process facts that must not survive a fork (see
+/// [`process_identity`]): zero means "not asked yet in this process".
+#[repr(C)]
+struct ProcessPage {
+    pid: AtomicU32,
+    seed: AtomicU64,
+}
+
+/// The page, once mapped; [`no_page`] where it cannot be had.
+static PROCESS_PAGE: AtomicPtr<ProcessPage> = AtomicPtr::new(ptr::null_mut());
+
+/// The marker that there is no page: an address that is never a page.
+fn no_page() -> *mut ProcessPage {
+    static MARKER: ProcessPage = ProcessPage {
+        pid: AtomicU32::new(0),
+        seed: AtomicU64::new(0),
+    };
+    ptr::addr_of!(MARKER).cast_mut()
+}
+
+impl ProcessPage {
+    fn get() -> Option<&'static ProcessPage> {
+        let mut page = PROCESS_PAGE.load(Ordering::Acquire);
+        if page.is_null() {
+            let mapped = Self::map();
+            page = match PROCESS_PAGE.compare_exchange(
+                ptr::null_mut(),
+                mapped,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => mapped,
+                Err(theirs) => {
+                    if mapped != no_page() {
+                        // SAFETY: our own page, never published.
+                        let _ = unsafe { mm::munmap(mapped.cast(), PAGE_BYTES) };
+                    }
+                    theirs
+                }
+            };
+        }
+        // SAFETY: a page `map` made, zeroed or written only through these
+        // atomics, and never unmapped once published; it is private to this
+        // process (a forked child gets a zeroed copy at the same address).
+        (page != no_page()).then(|| unsafe { &*page })
+    }
+
+    /// `mmap(MAP_PRIVATE|MAP_ANONYMOUS)`, then `madvise(MADV_WIPEONFORK)`.
+    fn map() -> *mut ProcessPage {
+        // SAFETY: a null hint without MAP_FIXED maps fresh memory.
+        let page = unsafe {
+            mm::mmap_anonymous(
+                ptr::null_mut(),
+                PAGE_BYTES,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        };
+        let Ok(page) = page else {
+            return no_page();
+        };
+        #[cfg(fuzzshm_wipe_on_fork)]
+        let wiped = {
+            // SAFETY: `page` is the mapping made just above.
+            unsafe { mm::madvise(page, PAGE_BYTES, mm::Advice::LinuxWipeOnFork) }
+        };
+        #[cfg(not(fuzzshm_wipe_on_fork))]
+        let wiped: core::result::Result<(), ()> = Err(());
+        if wiped.is_err() {
+            // SAFETY: `page` is the mapping made just above, not published.
+            let _ = unsafe { mm::munmap(page, PAGE_BYTES) };
+            return no_page();
+        }
+        page.cast()
+    }
+
+    fn identity(&self) -> (u32, u64) {
+        let pid = self.pid.load(Ordering::Acquire);
+        if pid != 0 {
+            return (pid, self.seed.load(Ordering::Relaxed));
+        }
+        let (pid, seed) = (getpid(), name_seed() | 1);
+        // A race stores twice; either seed is as good.
+        self.seed.store(seed, Ordering::Relaxed);
+        self.pid.store(pid, Ordering::Release);
+        (pid, seed)
+    }
+}
+
+/// The smallest page there is: `mmap` rounds up to the real one.
+const PAGE_BYTES: usize = 4096;
+
 /// The SplitMix64 finaliser: spreads every input bit over the output.
-fn splitmix64(mut x: u64) -> u64 {
+pub(crate) fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

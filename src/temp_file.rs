@@ -24,15 +24,24 @@ pub(crate) struct TempFile {
     name: TempName,
 }
 
-/// The directory a temp file was created in, held open so the file is
-/// removed from that same directory even if it is renamed meanwhile.
+/// Where a temp file was created, and is removed from.
 pub(crate) enum TempDir {
-    /// A descriptor of this file's own.
+    /// A directory descriptor of this file's own ([`SharedMem::create_in`]):
+    /// the file is removed from that directory even if it was renamed
+    /// meanwhile.
+    ///
+    /// [`SharedMem::create_in`]: crate::SharedMem::create_in
     Owned(OwnedFd),
-    /// The temp directory's descriptor, shared by every region created
-    /// there while `TMPDIR` names that same directory.
+    /// The temp directory's absolute path ([`SharedMem::temp_file`]),
+    /// shared by the files created there: each is created and removed by
+    /// path, as Go and the `tempfile` crate do, so each call goes where
+    /// `TMPDIR` leads now, with no descriptor to go stale and no system
+    /// call to check one. If the directory is renamed while a file is in
+    /// it, removing the file fails with `ENOENT`, as Go's does.
+    ///
+    /// [`SharedMem::temp_file`]: crate::SharedMem::temp_file
     #[cfg(feature = "std")]
-    Shared(std::sync::Arc<OwnedFd>),
+    Path(std::sync::Arc<std::ffi::CString>),
 }
 
 impl TempDir {
@@ -47,68 +56,82 @@ impl TempDir {
     pub(crate) fn open(path: impl rustix::path::Arg) -> Result<TempDir> {
         sys::open_dir(path).map(TempDir::Owned)
     }
-}
 
-impl AsFd for TempDir {
-    fn as_fd(&self) -> BorrowedFd<'_> {
+    /// Runs `call` with the directory and name to pass to an `*at` system
+    /// call for the file `name` in this directory.
+    fn at<T>(&self, name: TempName, call: impl FnOnce(BorrowedFd<'_>, &CStr) -> T) -> T {
+        let name = name.spelt();
         match self {
-            TempDir::Owned(fd) => fd.as_fd(),
+            TempDir::Owned(fd) => call(fd.as_fd(), name.as_c_str()),
             #[cfg(feature = "std")]
-            TempDir::Shared(fd) => fd.as_fd(),
+            TempDir::Path(dir) => {
+                let mut path = std::vec::Vec::with_capacity(dir.as_bytes().len() + 32);
+                path.extend_from_slice(dir.as_bytes());
+                path.push(b'/');
+                path.extend_from_slice(name.as_c_str().to_bytes_with_nul());
+                match CStr::from_bytes_with_nul(&path) {
+                    Ok(path) => call(rustix::fs::CWD, path),
+                    // Unreachable: the directory came from a `CString` and
+                    // a name holds no NUL; a path that leads nowhere is the
+                    // harmless answer.
+                    Err(_) => call(rustix::fs::CWD, c"/nonexistent/fuzz-"),
+                }
+            }
         }
     }
 }
 
 #[cfg(feature = "std")]
 mod current {
-    use std::path::PathBuf;
+    use std::ffi::{CString, OsString};
+    use std::os::unix::ffi::OsStrExt;
     use std::sync::{Arc, Mutex, PoisonError};
 
-    use rustix::fd::{AsFd, OwnedFd};
-
     use super::TempDir;
-    use crate::error::Result;
-    use crate::sys::{self, FileIdentity};
+    use crate::error::{Error, Result};
 
-    /// The temp directory last opened, and which directory it is. A region
-    /// then costs one `stat` of the path instead of an `openat` and a
-    /// `close` of the directory.
-    static OPENED: Mutex<Option<(FileIdentity, Arc<OwnedFd>)>> = Mutex::new(None);
-
-    /// `$TMPDIR` if it is set and not empty, else `/tmp`: what Go's
-    /// `os.TempDir` and the C library answer (`std::env::temp_dir` takes an
-    /// empty `TMPDIR` as the current directory).
-    fn temp_dir_path() -> PathBuf {
-        match std::env::var_os("TMPDIR") {
-            Some(dir) if !dir.is_empty() => dir.into(),
-            _ => "/tmp".into(),
-        }
-    }
+    /// The last absolute `TMPDIR` seen, and its path as a C string, so a
+    /// region costs no allocation or conversion for it while it stays.
+    static LAST: Mutex<Option<(OsString, Arc<CString>)>> = Mutex::new(None);
 
     impl TempDir {
-        /// The directory `TMPDIR` names now. The descriptor opened for an
-        /// earlier call is reused only if the path still leads to the same
-        /// directory (device and inode): a directory removed and
-        /// re-created, renamed, or a relative `TMPDIR` after a `chdir`, is
-        /// opened afresh; a path that leads nowhere is an error.
+        /// The directory `TMPDIR` names now: `$TMPDIR` if it is set and not
+        /// empty, else `/tmp`, as Go's `os.TempDir` and the C library
+        /// answer (`std::env::temp_dir` takes an empty `TMPDIR` as the
+        /// current directory). A relative one is made absolute against the
+        /// working directory of this call, so a later `chdir` cannot move
+        /// where the file is removed from.
         pub(crate) fn current() -> Result<TempDir> {
-            let path = temp_dir_path();
-            let identity = sys::identity_of_path(&path)?;
-            let mut opened = OPENED.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((known, fd)) = &*opened {
-                if *known == identity {
-                    return Ok(TempDir::Shared(Arc::clone(fd)));
+            let named = match std::env::var_os("TMPDIR") {
+                Some(dir) if !dir.is_empty() => dir,
+                _ => "/tmp".into(),
+            };
+            let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((known, path)) = &*last {
+                if *known == named {
+                    return Ok(TempDir::Path(Arc::clone(path)));
                 }
             }
-            let fd = Arc::new(sys::open_dir(&path)?);
-            *opened = Some((sys::identity(fd.as_fd())?, Arc::clone(&fd)));
-            Ok(TempDir::Shared(fd))
-        }
-
-        /// Forgets the directory opened last: it was removed (its inode
-        /// number may already name the new one).
-        pub(crate) fn forget_current() {
-            *OPENED.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            let relative = !named.as_bytes().starts_with(b"/");
+            let absolute = if relative {
+                let cwd = std::env::current_dir().map_err(|error| Error::Os {
+                    call: "getcwd",
+                    errno: rustix::io::Errno::from_io_error(&error)
+                        .unwrap_or(rustix::io::Errno::INVAL),
+                })?;
+                cwd.join(&named).into_os_string()
+            } else {
+                named.clone()
+            };
+            let path = CString::new(absolute.into_encoded_bytes()).map_err(|_| Error::Os {
+                call: "openat($TMPDIR/fuzz-*)",
+                errno: rustix::io::Errno::INVAL,
+            })?;
+            let path = Arc::new(path);
+            if !relative {
+                *last = Some((named, Arc::clone(&path)));
+            }
+            Ok(TempDir::Path(path))
         }
     }
 }
@@ -119,10 +142,17 @@ impl TempFile {
     /// collision.
     pub(crate) fn create(dir: TempDir) -> Result<(OwnedFd, TempFile)> {
         for _ in 0..NAME_ATTEMPTS {
-            let name = TempName(sys::name_entropy());
-            match sys::create_exclusive(dir.as_fd(), name.spelt().as_c_str()) {
+            let name = TempName::next();
+            match dir.at(name, sys::create_exclusive) {
                 Ok(fd) => return Ok((fd, TempFile { dir, name })),
                 Err(Error::Os { errno, .. }) if errno == Errno::EXIST => {}
+                #[cfg(feature = "std")]
+                Err(Error::Os { errno, .. }) if matches!(dir, TempDir::Path(_)) => {
+                    return Err(Error::Os {
+                        call: "openat($TMPDIR/fuzz-*)",
+                        errno,
+                    })
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -131,58 +161,72 @@ impl TempFile {
         })
     }
 
-    /// [`create`](Self::create) in the directory `TMPDIR` names now. If the
-    /// descriptor kept for it turns out to be a removed directory (whose
-    /// inode number a new one took), it is opened again, once.
+    /// [`create`](Self::create) in the directory `TMPDIR` names now.
     #[cfg(feature = "std")]
     pub(crate) fn create_in_temp_dir() -> Result<(OwnedFd, TempFile)> {
-        match TempFile::create(TempDir::current()?) {
-            Err(Error::Os { errno, .. }) if errno == Errno::NOENT => {
-                TempDir::forget_current();
-                TempFile::create(TempDir::current()?)
-            }
-            created => created,
-        }
+        TempFile::create(TempDir::current()?)
     }
 
     /// `unlinkat(dir, name)`—Removes the file.
     pub(crate) fn remove(self) -> Result<()> {
-        sys::unlink(self.dir.as_fd(), self.name.spelt().as_c_str())
+        self.dir.at(self.name, sys::unlink)
     }
 }
 
-/// The random part of a `fuzz-*` name: kept as its 64 bits (the handle of
-/// the C API has room for no more) and spelt out when used.
+/// A temp file's name, `fuzz-<pid>-<8 hex digits>`, kept as its two
+/// numbers (the handle of the C API has room for no more) and spelt out
+/// when used. The creator's pid tells whose file it is.
 #[derive(Clone, Copy)]
-struct TempName(u64);
-
-/// `fuzz-` followed by 16 hex digits and a NUL, on the stack: no allocation,
-/// so `create_in` works without `alloc`.
-struct SpeltName([u8; SpeltName::LEN + 1]);
+struct TempName {
+    pid: u32,
+    random: u32,
+}
 
 impl TempName {
-    fn spelt(self) -> SpeltName {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut name = [0u8; SpeltName::LEN + 1];
-        name[..SpeltName::PREFIX.len()].copy_from_slice(SpeltName::PREFIX);
-        for (i, digit) in name[SpeltName::PREFIX.len()..SpeltName::LEN]
-            .iter_mut()
-            .enumerate()
-        {
-            *digit = HEX[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
+    /// A new name for this process: its pid, and 32 bits from a generator
+    /// seeded once per process (no system call per name).
+    fn next() -> TempName {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let (pid, seed) = sys::process_identity();
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        TempName {
+            pid,
+            random: sys::splitmix64(seed ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as u32,
         }
-        SpeltName(name)
+    }
+
+    fn spelt(self) -> SpeltName {
+        let mut name = SpeltName([0; SpeltName::CAPACITY]);
+        let mut end = 0;
+        let mut push = |byte: u8| {
+            name.0[end] = byte;
+            end += 1;
+        };
+        b"fuzz-".iter().for_each(|&byte| push(byte));
+        let digits = self.pid.checked_ilog10().unwrap_or(0) + 1;
+        for place in (0..digits).rev() {
+            push(b'0' + (self.pid / 10u32.pow(place) % 10) as u8);
+        }
+        push(b'-');
+        for shift in (0..8).rev() {
+            push(b"0123456789abcdef"[(self.random >> (4 * shift)) as usize & 0xf]);
+        }
+        name
     }
 }
 
+/// A spelt-out name and its NUL, on the stack: no allocation, so
+/// `create_in` works without `alloc`.
+struct SpeltName([u8; SpeltName::CAPACITY]);
+
 impl SpeltName {
-    const PREFIX: &'static [u8] = b"fuzz-";
-    const LEN: usize = Self::PREFIX.len() + 16;
+    /// `fuzz-`, a pid of up to 10 digits, `-`, 8 hex digits, and a NUL.
+    const CAPACITY: usize = 5 + 10 + 1 + 8 + 1;
 
     fn as_c_str(&self) -> &CStr {
-        // SAFETY: `TempName::spelt` fills every byte but the last with ASCII
-        // letters and digits, and the last is the zero it was initialised
-        // with: exactly one NUL, at the end.
-        unsafe { CStr::from_bytes_with_nul_unchecked(&self.0) }
+        // `spelt` writes at most CAPACITY - 1 bytes, none of them NUL, into
+        // zeros: there is always a NUL after them.
+        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"fuzz-")
     }
 }

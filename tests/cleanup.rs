@@ -1,6 +1,6 @@
 //! Nothing is left behind: no file after `close`, after `Drop`, after a
 //! panic while a region is held (caught, or ending the process); the file is
-//! created in `TMPDIR`, named `fuzz-` and 16 hex digits, with mode 0600; and
+//! created in `TMPDIR`, named `fuzz-<pid>-` and 8 hex digits, with mode 0600; and
 //! the descriptor is close-on-exec.
 //!
 //! Each check that lists the temp directory runs in a child process with
@@ -32,8 +32,10 @@ fn lifecycles() {
     assert_eq!(path.parent().unwrap(), tmp.canonicalize().unwrap());
     let name = path.file_name().unwrap().to_str().unwrap();
     let suffix = name.strip_prefix("fuzz-").expect("named fuzz-*");
-    assert_eq!(suffix.len(), 16, "{name}");
-    assert!(suffix.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+    let (pid, random) = suffix.split_once('-').expect("fuzz-<pid>-<random>");
+    assert_eq!(pid, std::process::id().to_string(), "{name}");
+    assert_eq!(random.len(), 8, "{name}");
+    assert!(random.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
     let mode = rustix::fs::fstat(&mem).unwrap().st_mode & 0o7777;
     assert_eq!(mode, 0o600);
     assert_eq!(entries(&tmp), [name]);

@@ -217,6 +217,21 @@ fn on_a_full_tmpfs() {
     small.value_buffer_mut().fill(2);
     drop(small);
     mem.close().unwrap();
+
+    // A file system already full when the region is created: even the
+    // header's first store is an error.
+    let filler = std::env::temp_dir().join("filler");
+    let written = std::fs::write(&filler, vec![0u8; 2 * TMPFS_SIZE]);
+    assert!(
+        written.is_err(),
+        "the filler fit in the tmpfs, which it fills"
+    );
+    let mut late = SharedMem::temp_file(4096).expect("a sparse file fits");
+    assert_eq!(errno_of(late.set_value_len(0)), Errno::NOSPC);
+    assert_eq!(errno_of(late.set_value(b"x")), Errno::NOSPC);
+    assert_eq!(errno_of(late.reserve_whole()), Errno::NOSPC);
+    drop(late);
+    std::fs::remove_file(&filler).unwrap();
 }
 
 #[test]

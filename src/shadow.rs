@@ -1,0 +1,169 @@
+//! AddressSanitizer's view of the value area: the bytes past `valueLen`
+//! are poisoned in this process's shadow memory whenever a value is handed
+//! out or published, so a target that reads past its input is reported as
+//! it would be from libFuzzer's exact-size heap copy, without the copy.
+//!
+//! Compiled in when the crate itself is built with `-Zsanitizer=address`
+//! (build.rs sets `fuzzshm_asan`), and in the C library (feature `capi`),
+//! which looks the ASan runtime up when first needed and does nothing in a
+//! program without it. Otherwise [`Shadow`] is empty and every method is
+//! an empty inline function: no code, no branch.
+//!
+//! Shadow memory is per process: a peer's writes change nothing here. What
+//! this process sees poisoned follows the `valueLen` it last read or wrote
+//! through this crate; a peer that grows the value makes the new bytes
+//! readable at this process's next [`value`](crate::Region::value).
+
+#[cfg(any(fuzzshm_asan, feature = "capi"))]
+pub(crate) use active::Shadow;
+#[cfg(not(any(fuzzshm_asan, feature = "capi")))]
+pub(crate) use inactive::Shadow;
+
+#[cfg(not(any(fuzzshm_asan, feature = "capi")))]
+mod inactive {
+    /// Nothing to track without a sanitizer.
+    pub(crate) struct Shadow;
+
+    impl Shadow {
+        #[inline(always)]
+        pub(crate) fn tracking(_capacity: usize) -> Shadow {
+            Shadow
+        }
+
+        #[inline(always)]
+        pub(crate) fn untracked() -> Shadow {
+            Shadow
+        }
+
+        #[inline(always)]
+        pub(crate) fn expose(&self, _value: *mut u8, _len: usize) {}
+    }
+}
+
+#[cfg(any(fuzzshm_asan, feature = "capi"))]
+mod active {
+    use core::ffi::c_void;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// `__asan_poison_memory_region` and `__asan_unpoison_memory_region`.
+    type Mark = unsafe extern "C" fn(*const c_void, usize);
+
+    /// Where the poisoned tail of the value area starts: the value length
+    /// this process last exposed (the capacity while nothing is poisoned),
+    /// or [`UNTRACKED`] for memory the crate does not own.
+    pub(crate) struct Shadow {
+        poisoned_from: AtomicUsize,
+    }
+
+    /// A region over memory its caller owns ([`Region::from_raw_parts`]):
+    /// poisoning it would outlive the region and be misread later.
+    ///
+    /// [`Region::from_raw_parts`]: crate::Region::from_raw_parts
+    const UNTRACKED: usize = usize::MAX;
+
+    impl Shadow {
+        /// A fresh mapping's value area of `capacity` bytes: nothing
+        /// poisoned yet.
+        pub(crate) fn tracking(capacity: usize) -> Shadow {
+            Shadow {
+                poisoned_from: AtomicUsize::new(capacity),
+            }
+        }
+
+        pub(crate) fn untracked() -> Shadow {
+            Shadow {
+                poisoned_from: AtomicUsize::new(UNTRACKED),
+            }
+        }
+
+        /// Makes `[0, len)` of the value area at `value` addressable and
+        /// poisons what lies past it up to where the poison started before,
+        /// touching only the bytes whose state changes. `len` is at most
+        /// the capacity; exposing the capacity unpoisons everything, as
+        /// must happen before the mapping is unmapped or moved.
+        #[inline]
+        pub(crate) fn expose(&self, value: *mut u8, len: usize) {
+            let Some((poison, unpoison)) = runtime() else {
+                return;
+            };
+            let from = self.poisoned_from.load(Ordering::Relaxed);
+            if from == UNTRACKED || from == len {
+                return;
+            }
+            self.poisoned_from.store(len, Ordering::Relaxed);
+            // SAFETY: both ranges lie in the value area (`len` and `from`
+            // are at most its capacity); marking shadow memory reads and
+            // writes none of the bytes themselves.
+            unsafe {
+                if len > from {
+                    unpoison(value.add(from).cast(), len - from);
+                } else {
+                    poison(value.add(len).cast(), from - len);
+                }
+            }
+        }
+    }
+
+    /// The crate itself is built with ASan: its runtime is linked in.
+    #[cfg(fuzzshm_asan)]
+    #[inline(always)]
+    fn runtime() -> Option<(Mark, Mark)> {
+        extern "C" {
+            fn __asan_poison_memory_region(addr: *const c_void, size: usize);
+            fn __asan_unpoison_memory_region(addr: *const c_void, size: usize);
+        }
+        Some((__asan_poison_memory_region, __asan_unpoison_memory_region))
+    }
+
+    /// The C library: the ASan runtime if the program it is linked into
+    /// has one, looked up once (`dlsym`), `None` otherwise.
+    #[cfg(not(fuzzshm_asan))]
+    #[inline]
+    fn runtime() -> Option<(Mark, Mark)> {
+        /// 0: not looked up yet; 1: no ASan runtime; else the poison
+        /// function's address (the unpoison one is in `UNPOISON`).
+        static POISON: AtomicUsize = AtomicUsize::new(0);
+        static UNPOISON: AtomicUsize = AtomicUsize::new(0);
+        let mut poison = POISON.load(Ordering::Acquire);
+        if poison == 0 {
+            poison = look_up_runtime(&UNPOISON);
+            POISON.store(poison, Ordering::Release);
+        }
+        if poison == 1 {
+            return None;
+        }
+        let unpoison = UNPOISON.load(Ordering::Relaxed);
+        // SAFETY: both addresses are the ASan runtime's functions of that
+        // name, whose C signature `Mark` is.
+        Some(unsafe {
+            (
+                core::mem::transmute::<usize, Mark>(poison),
+                core::mem::transmute::<usize, Mark>(unpoison),
+            )
+        })
+    }
+
+    /// `dlsym(RTLD_DEFAULT, "__asan_poison_memory_region")` and its twin.
+    /// Stores the unpoison function in `unpoison` first, then returns the
+    /// poison one (1 if either is missing).
+    #[cfg(not(fuzzshm_asan))]
+    #[cold]
+    fn look_up_runtime(unpoison: &AtomicUsize) -> usize {
+        // SAFETY: `dlsym` with RTLD_DEFAULT and a NUL-terminated name only
+        // looks a symbol up.
+        let (poison_fn, unpoison_fn) = unsafe {
+            (
+                libc::dlsym(libc::RTLD_DEFAULT, c"__asan_poison_memory_region".as_ptr()),
+                libc::dlsym(
+                    libc::RTLD_DEFAULT,
+                    c"__asan_unpoison_memory_region".as_ptr(),
+                ),
+            )
+        };
+        if poison_fn.is_null() || unpoison_fn.is_null() {
+            return 1;
+        }
+        unpoison.store(unpoison_fn as usize, Ordering::Relaxed);
+        poison_fn as usize
+    }
+}
