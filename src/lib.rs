@@ -110,6 +110,16 @@
 //! were. A call that took a region and fails hands it back
 //! ([`RegionError`]): it may hold the input that crashed a worker.
 //!
+//! Under AddressSanitizer (the crate built with `-Zsanitizer=address`, as
+//! cargo-fuzz does, or the C library in a program carrying the ASan
+//! runtime), the bytes past `valueLen` are poisoned in this process's
+//! shadow memory whenever a value is handed out or published, so a target
+//! that reads past its input is reported, as with libFuzzer's exact-size
+//! copy; [`asan_poisoning`] says whether it is on. Shadow memory is per
+//! process: a peer's writes change nothing in it, and the bytes a peer's
+//! longer value covers become readable here at the next
+//! [`Region::value`]. Without ASan none of this is compiled.
+//!
 //! Writes are crash-consistent: [`SharedMem::set_value`] withdraws the old
 //! length, copies the bytes, then publishes the new length with release
 //! ordering ([`Header::value_len`] loads it with acquire), so a writer
@@ -148,6 +158,7 @@ pub use error::{Errno, Error, Result};
 pub use header::{offsets, region_size, Header, HEADER_SIZE};
 pub use region::Region;
 pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+pub use shadow::asan_poisoning;
 pub use shared_mem::SharedMem;
 #[cfg(feature = "std")]
 pub use worker_comm::{set_worker_comm, CoordinatorComm, RegionError};

@@ -19,6 +19,25 @@ pub(crate) use active::Shadow;
 #[cfg(not(any(fuzzshm_asan, feature = "capi")))]
 pub(crate) use inactive::Shadow;
 
+/// Whether this process poisons the bytes past each value for
+/// AddressSanitizer: the crate was built with `-Zsanitizer=address`, or
+/// (the C library) the program carries the ASan runtime. A harness can
+/// assert it to be sure over-reads of inputs will be reported.
+///
+/// # Examples
+///
+/// ```
+/// if !fuzzshm::asan_poisoning() {
+///     eprintln!("note: inputs read past their end go unreported");
+/// }
+/// ```
+pub fn asan_poisoning() -> bool {
+    #[cfg(any(fuzzshm_asan, feature = "capi"))]
+    return active::runtime().is_some();
+    #[cfg(not(any(fuzzshm_asan, feature = "capi")))]
+    return false;
+}
+
 #[cfg(not(any(fuzzshm_asan, feature = "capi")))]
 mod inactive {
     /// Nothing to track without a sanitizer.
@@ -107,7 +126,7 @@ mod active {
     /// The crate itself is built with ASan: its runtime is linked in.
     #[cfg(fuzzshm_asan)]
     #[inline(always)]
-    fn runtime() -> Option<(Mark, Mark)> {
+    pub(super) fn runtime() -> Option<(Mark, Mark)> {
         extern "C" {
             fn __asan_poison_memory_region(addr: *const c_void, size: usize);
             fn __asan_unpoison_memory_region(addr: *const c_void, size: usize);
@@ -119,7 +138,7 @@ mod active {
     /// has one, looked up once (`dlsym`), `None` otherwise.
     #[cfg(not(fuzzshm_asan))]
     #[inline]
-    fn runtime() -> Option<(Mark, Mark)> {
+    pub(super) fn runtime() -> Option<(Mark, Mark)> {
         /// 0: not looked up yet; 1: no ASan runtime; else the poison
         /// function's address (the unpoison one is in `UNPOISON`).
         static POISON: AtomicUsize = AtomicUsize::new(0);

@@ -77,11 +77,17 @@ fn staticlib() -> &'static Path {
 
 /// `tests/c/<name>.c` compiled (and linked with the staticlib if `link`).
 fn c_program(name: &str, link: bool) -> PathBuf {
-    let exe = scratch(name);
+    c_program_with(name, link, &[])
+}
+
+/// [`c_program`] with extra compiler flags, built as `<name><flags>`.
+fn c_program_with(name: &str, link: bool, flags: &[&str]) -> PathBuf {
+    let exe = scratch(&format!("{name}{}", flags.concat()));
     std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
     let mut command = compiler(false);
     command
         .arg("-std=c11")
+        .args(flags)
         .arg(root(&format!("tests/c/{name}.c")));
     if link {
         command.arg(staticlib()).arg("-lpthread");
@@ -221,4 +227,29 @@ fn c_worker_comm_refuses_a_bad_fd_5_and_leaves_fds_3_4_5_untaken() {
     let inherit = c_program("inherit", true);
     let output = run(Command::new(inherit).env("TMPDIR", dir.path()));
     assert!(output.contains("inherit: ok"), "{output}");
+}
+
+#[test]
+fn a_c_target_reading_past_its_input_is_reported_under_asan_and_only_then() {
+    // Without ASan: the byte is mapped, the read goes unreported.
+    let plain = run(&mut Command::new(c_program("overread", true)));
+    assert!(plain.contains("unreported"), "{plain}");
+
+    // With ASan in the program, the library finds its runtime and poisons.
+    let output = Command::new(c_program_with("overread", true, &["-fsanitize=address"]))
+        .env("ASAN_OPTIONS", "detect_leaks=0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let address = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("reading "))
+        .unwrap_or_else(|| panic!("no address in {stdout}\n{stderr}"));
+    assert!(!output.status.success(), "not reported:\n{stdout}");
+    assert!(stderr.contains("use-after-poison"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("READ of size 1 at {address}")),
+        "the report is not about {address}:\n{stderr}"
+    );
 }
