@@ -214,6 +214,18 @@ impl Region {
         Ok(unsafe { slice::from_raw_parts_mut(self.value_ptr(), len) })
     }
 
+    /// The whole value area, `capacity()` bytes, whatever `valueLen` says,
+    /// to read: Go's `valueRef()[:cap]`, for a tool that inspects what lies
+    /// past the value (under AddressSanitizer the whole area is readable
+    /// again until the next [`value`](Self::value)).
+    #[inline]
+    pub fn value_buffer(&self) -> &[u8] {
+        self.unpoison_all();
+        // SAFETY: exactly the value area, valid for reads; no `&mut` into it
+        // exists while `&self` is borrowed.
+        unsafe { slice::from_raw_parts(self.value_ptr(), self.capacity()) }
+    }
+
     /// The whole value area, `capacity()` bytes, whatever `valueLen` says:
     /// where a mutator grows an input in place (Go's `valueRef()[:cap]`)
     /// before [`set_value_len`](Self::set_value_len) publishes its length.

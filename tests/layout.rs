@@ -38,6 +38,8 @@ fn region_size_is_header_plus_capacity_and_never_wraps() {
 
 /// The region's bytes, read straight from the mapping.
 fn raw(mem: &SharedMem) -> &[u8] {
+    // The bytes past the value too: readable under ASan from here on.
+    let _ = mem.value_buffer();
     // SAFETY: the mapping is `mem.size()` bytes and outlives the borrow;
     // nothing writes it while the test reads.
     unsafe { std::slice::from_raw_parts(mem.as_ptr(), mem.size()) }

@@ -300,11 +300,10 @@ pub fn check(region: &Region, model: &Model) {
     assert_eq!(region.value(), model.value());
     assert_eq!(region.value_copy(), model.value().map(<[u8]>::to_vec));
     // The whole value area, whatever `valueLen` says: no write went astray.
-    // SAFETY: the value area lies inside the region, which is valid for
-    // reads; nothing writes it while this shared slice is alive.
-    let area =
-        unsafe { std::slice::from_raw_parts(region.as_ptr().add(HEADER_SIZE), region.capacity()) };
-    assert!(area == model.value.as_slice(), "the value area differs");
+    assert!(
+        region.value_buffer() == model.value.as_slice(),
+        "the value area differs"
+    );
 }
 
 /// `Debug` shows the header as the model has it, whatever its bytes. (Apart
