@@ -265,6 +265,10 @@ mod coordinator {
             mem: SharedMem,
         ) -> core::result::Result<CoordinatorComm, RegionError> {
             let pipes = (|| {
+                // Before the pipes: an end given a free number in 3-5 would
+                // free it again when the worker's end is closed after the
+                // spawn, for the standard library's exec-error pipe to take.
+                sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
                 let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
                 let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
                 set_worker_comm(cmd, &worker_in, &worker_out, &mem)?;
