@@ -368,9 +368,7 @@ impl Bench {
         mem.set_value(&input).unwrap();
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.arg("--roundtrip-worker");
-        let comm = CoordinatorComm::attach(&mut cmd, mem).unwrap();
-        let mut child = cmd.spawn().unwrap();
-        drop(cmd);
+        let (mut child, comm) = CoordinatorComm::spawn(cmd, mem).unwrap();
         let CoordinatorComm {
             fuzz_in,
             fuzz_out,
@@ -666,7 +664,7 @@ impl std::ops::DerefMut for Memmap2Mapping {
 /// counts and answers one byte.
 fn roundtrip_worker() {
     // SAFETY: `--roundtrip-worker` is passed only by `round_trip`, whose
-    // `CoordinatorComm::attach` placed this worker's pipes and region on
+    // `CoordinatorComm::spawn` placed this worker's pipes and region on
     // fds 3-5; `main` opens nothing before coming here, so nothing else in
     // this process owns those numbers, and fd 5 is mapped only here.
     let WorkerComm {

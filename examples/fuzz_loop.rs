@@ -81,7 +81,7 @@ fn target(input: &[u8]) {
 /// Go's `workerServer`: serve batches until the coordinator closes fd 3.
 fn worker() -> Result<()> {
     // SAFETY: `--worker` is passed only by `drive`, whose
-    // `CoordinatorComm::attach` placed this worker's pipes and region on
+    // `CoordinatorComm::spawn` placed this worker's pipes and region on
     // fds 3-5; `main` opens nothing before coming here, so nothing else in
     // this process owns those numbers, and fd 5 is mapped only here.
     let WorkerComm {
@@ -318,11 +318,11 @@ fn drive(id: usize, mut mem: SharedMem, shared: &Shared, out: &Path) -> Result<(
     mem.header().set_rand_inc(((id as u64) << 1) | 1);
     let mut round = id;
     while !shared.stop.load(Ordering::Relaxed) {
+        // A new `Command` per worker: `spawn` uses it up, and with it every
+        // copy of the worker's pipe ends, so its death is end of stream.
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.arg("--worker");
-        let comm = CoordinatorComm::attach(&mut cmd, mem)?;
-        let child = cmd.spawn()?;
-        drop(cmd); // our copies of the worker's pipe ends must close
+        let (child, comm) = CoordinatorComm::spawn(cmd, mem)?;
         let died;
         (mem, died) = serve(id, comm, child, shared, &mut round)?;
         if let Some(status) = died {

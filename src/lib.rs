@@ -49,7 +49,7 @@
 //! | `setValue(b)`                  | [`SharedMem::set_value`] (an error, not a panic, when too big) |
 //! | `setValueLen(n)`               | [`SharedMem::set_value_len`] |
 //! | `Close()`                      | [`SharedMem::close`], and `Drop` |
-//! | `setWorkerComm`                | [`set_worker_comm`], [`CoordinatorComm::attach`] |
+//! | `setWorkerComm`                | [`CoordinatorComm::spawn`] (cannot hang), [`set_worker_comm`], [`CoordinatorComm::attach`] |
 //! | Windows `CreateFileMapping`    | not planned: rustix has no Windows mapping |
 //!
 //! # Safety model
@@ -99,9 +99,12 @@
 //!
 //! Every descriptor fuzzshm opens, or takes with
 //! [`WorkerComm::from_inherited`], is close-on-exec: a child gets a region
-//! only through [`set_worker_comm`]. The system's limits are errors, not
-//! signals: `RLIMIT_FSIZE` is `EFBIG` (never `SIGXFSZ`), a file system
-//! without room is `ENOSPC` from [`SharedMem::set_value`] and
+//! only through [`CoordinatorComm::spawn`] or [`set_worker_comm`], and
+//! after [`CoordinatorComm::spawn`] this process keeps no copy of the
+//! worker's pipe ends, so a worker's death is end of stream on `fuzz_out`.
+//! The system's limits are errors, not signals: `RLIMIT_FSIZE` is `EFBIG`
+//! (never `SIGXFSZ`), a file system without room is `ENOSPC` from
+//! [`SharedMem::set_value`] and
 //! [`SharedMem::set_value_len`] (which reserve the storage they are about
 //! to write, header included, never `SIGBUS`; writers outside the crate,
 //! header stores before either call included, are covered by

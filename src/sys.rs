@@ -60,7 +60,7 @@ pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<Ow
 /// open, for the life of the process.
 #[cfg(feature = "std")]
 pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result<()> {
-    use rustix::fd::AsFd;
+    use rustix::fd::{AsFd, AsRawFd};
     use rustix::io::Errno;
     for number in numbers {
         // SAFETY: the number is only the argument of one `fcntl(F_GETFD)`,
@@ -75,8 +75,16 @@ pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result
                 Mode::empty(),
             )
             .map_err(Error::os("openat(/dev/null)"))?;
-            // `number` is free, so the lowest free number from it is it.
-            let filler = dup_cloexec_above_limit(null.as_fd(), number)?;
+            // `open` takes the lowest free number, which may be `number`
+            // itself: then it is the filler (a duplicate would land on the
+            // next number, and closing `null` would free this one again).
+            // Otherwise it went below (a closed stdio fd), and `number`,
+            // free, is the lowest free number from `number` up.
+            let filler = if null.as_raw_fd() == number {
+                null
+            } else {
+                dup_cloexec_above_limit(null.as_fd(), number)?
+            };
             // Kept open for the life of the process, on purpose.
             let _ = filler.into_raw_fd();
         }

@@ -23,6 +23,54 @@ pub const MEM_FD: RawFd = 5;
 static INHERITED_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// A worker's side of Go's `workerComm`: the two pipes and the region.
+///
+/// A worker takes them with [`WorkerComm::from_inherited`], then serves
+/// calls as Go's `workerServer` does: read a call on `fuzz_in`, run the
+/// value in `mem`, answer on `fuzz_out`, until the coordinator closes its
+/// end. This program plays both parts, the worker being itself run again
+/// (`examples/fuzz_loop.rs` is a complete coordinator and worker):
+///
+/// ```
+/// use std::fs::File;
+/// use std::io::{Read, Write};
+/// use std::process::Command;
+/// use std::sync::atomic::Ordering;
+/// use fuzzshm::{CoordinatorComm, SharedMem, WorkerComm};
+///
+/// fn worker() -> Result<(), Box<dyn std::error::Error>> {
+///     // SAFETY: `main` runs this first thing in a process that
+///     // `CoordinatorComm::spawn` started: fds 3-5 were inherited for the
+///     // worker protocol, nothing else owns them, fd 5 is mapped only here.
+///     let WorkerComm { fuzz_in, fuzz_out, mut mem } = unsafe { WorkerComm::from_inherited() }?;
+///     let (mut calls, mut answers) = (File::from(fuzz_in), File::from(fuzz_out));
+///     while calls.read(&mut [0u8; 1])? == 1 {
+///         let mut input = mem.value()?.to_vec(); // "run" it: reverse it
+///         input.reverse();
+///         mem.set_value(&input)?;
+///         mem.header().count().fetch_add(1, Ordering::Relaxed);
+///         answers.write_all(b"done")?;
+///     }
+///     Ok(()) // the coordinator closed fd 3: no more calls
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     if std::env::var_os("DOC_WORKER").is_some() {
+///         return worker();
+///     }
+///     let mut cmd = Command::new(std::env::current_exe()?);
+///     cmd.env("DOC_WORKER", "1");
+///     let mut mem = SharedMem::temp_file(64)?;
+///     mem.set_value(b"input")?;
+///     let (mut child, comm) = CoordinatorComm::spawn(cmd, mem)?;
+///     File::from(comm.fuzz_in).write_all(b"c")?; // one call, then EOF
+///     let mut answer = Vec::new();
+///     File::from(comm.fuzz_out).read_to_end(&mut answer)?;
+///     assert!(child.wait()?.success());
+///     assert_eq!(answer, b"done");
+///     assert_eq!(comm.mem.value()?, b"tupni");
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug)]
 pub struct WorkerComm {
     /// Read end: the coordinator's calls arrive here (fd 3).
@@ -145,9 +193,10 @@ pub use coordinator::{set_worker_comm, CoordinatorComm, RegionError};
 #[cfg(feature = "std")]
 mod coordinator {
     use std::os::unix::process::CommandExt;
-    use std::process::Command;
+    use std::process::{Child, Command};
 
     use rustix::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+    use rustix::io::Errno;
 
     use super::{FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
     use crate::error::{Error, Result};
@@ -165,17 +214,29 @@ mod coordinator {
     /// Each descriptor is duplicated now, close-on-exec and numbered above
     /// 5, and placed with `dup2` in the child between fork and exec; so a
     /// source that already sits at 3, 4 or 5 is never overwritten before it
-    /// is copied, and the child inherits nothing else of ours. The
-    /// duplicates live in `cmd`: drop it after spawning, or this process
-    /// keeps the worker's pipe ends open too (and never sees EOF when the
-    /// worker dies).
+    /// is copied, and the child inherits nothing else of ours.
     ///
-    /// Fds 3, 4 and 5 of this process are made sure to be open (any that is
-    /// free gets `/dev/null`, close-on-exec, for the life of the process):
-    /// otherwise the pipe the standard library opens to learn whether
-    /// `exec` failed could be given one of those numbers, be replaced in
-    /// the child by a worker pipe, and a failed `exec` would then look like
-    /// a successful spawn whose worker wrote eight bytes of garbage.
+    /// # When it hangs
+    ///
+    /// The duplicates live in `cmd`, in its `pre_exec` closure, until `cmd`
+    /// is dropped. As long as `cmd` (kept to spawn again, say) or the
+    /// caller's own `fuzz_in` and `fuzz_out` are open, this process holds
+    /// the worker's ends of both pipes, and once the worker dies a read on
+    /// the coordinator's read end blocks for ever instead of returning end
+    /// of stream, and writes to the coordinator's write end no longer fail
+    /// with `EPIPE` but block when the pipe is full. A second `cmd.spawn()`
+    /// would also hand the same pipes and region to a second child.
+    /// [`CoordinatorComm::spawn`] cannot hang: it spawns and drops every
+    /// such copy before it returns.
+    ///
+    /// # Fds 3, 4 and 5 of this process
+    ///
+    /// They are made sure to be open (any that is free gets `/dev/null`,
+    /// close-on-exec, for the life of the process): otherwise the pipe the
+    /// standard library opens to learn whether `exec` failed could be given
+    /// one of those numbers, be replaced in the child by a worker pipe, and
+    /// a failed `exec` would then look like a successful spawn whose worker
+    /// wrote eight bytes of garbage.
     ///
     /// # Errors
     ///
@@ -217,6 +278,42 @@ mod coordinator {
 
     /// The coordinator's side of Go's `workerComm`: the ends of the two
     /// pipes it keeps, and the worker's region.
+    ///
+    /// Made by [`CoordinatorComm::spawn`], which starts the worker with the
+    /// other ends and the region at its fds 3, 4 and 5. Here the worker is
+    /// this program run again; `examples/fuzz_loop.rs` is a complete
+    /// coordinator, with batches, crashes recovered from the region and
+    /// workers respawned.
+    ///
+    /// ```
+    /// use std::fs::File;
+    /// use std::io::{Read, Write};
+    /// use std::process::Command;
+    /// use std::sync::atomic::Ordering;
+    /// use fuzzshm::{CoordinatorComm, SharedMem, WorkerComm};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     if std::env::var_os("DOC_WORKER").is_some() {
+    ///         // SAFETY: started by `spawn` below, with fds 3-5 inherited for
+    ///         // the worker protocol; nothing else here owns or maps them.
+    ///         let comm = unsafe { WorkerComm::from_inherited() }?;
+    ///         File::from(comm.fuzz_in).read_exact(&mut [0u8; 1])?;
+    ///         comm.mem.header().count().fetch_add(1, Ordering::Relaxed);
+    ///         File::from(comm.fuzz_out).write_all(b"ok")?;
+    ///         return Ok(());
+    ///     }
+    ///     let mut cmd = Command::new(std::env::current_exe()?);
+    ///     cmd.env("DOC_WORKER", "1");
+    ///     let (mut child, comm) = CoordinatorComm::spawn(cmd, SharedMem::temp_file(64)?)?;
+    ///     File::from(comm.fuzz_in).write_all(b"c")?;
+    ///     let mut answer = Vec::new();
+    ///     File::from(comm.fuzz_out).read_to_end(&mut answer)?; // until the worker exits
+    ///     assert!(child.wait()?.success());
+    ///     assert_eq!(answer, b"ok");
+    ///     assert_eq!(comm.mem.header().count().load(Ordering::Relaxed), 1);
+    ///     Ok(())
+    /// }
+    /// ```
     #[derive(Debug)]
     pub struct CoordinatorComm {
         /// Write end: calls to the worker (its fd 3 reads them).
@@ -251,9 +348,108 @@ mod coordinator {
     }
 
     impl CoordinatorComm {
+        /// `pipe` twice, [`set_worker_comm`], then `fork` and `exec`—Spawns
+        /// `cmd` as a worker with its ends of two new pipes at fds 3 and 4
+        /// and `mem` at fd 5, and returns the child and the coordinator's
+        /// side: the other ends, and the region.
+        ///
+        /// The spawn that cannot hang: `cmd` is taken by value and dropped
+        /// before this returns, and with it the only other copies of the
+        /// worker's ends in this process (see [`set_worker_comm`]), so this
+        /// process holds the coordinator's ends and no more. When the
+        /// worker dies or exits, a read on `fuzz_out` returns end of stream
+        /// and a write on `fuzz_in` fails with `EPIPE` (Rust programs
+        /// ignore `SIGPIPE` by default), unless the worker passed its fds
+        /// 3 and 4 on to a subprocess of its own (after
+        /// [`WorkerComm::from_inherited`](super::WorkerComm::from_inherited)
+        /// they are close-on-exec, so it passes none).
+        ///
+        /// A coordinator that respawns workers builds its `Command` again
+        /// for each, and hands the region of the one that died to the next:
+        ///
+        /// ```
+        /// use std::io::Read;
+        /// use std::process::Command;
+        /// use std::sync::atomic::Ordering;
+        /// use fuzzshm::{CoordinatorComm, SharedMem, WorkerComm};
+        ///
+        /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+        ///     if std::env::var_os("DOC_WORKER").is_some() {
+        ///         // SAFETY: started by `spawn` below, with fds 3-5 inherited
+        ///         // for the worker protocol; nothing else here owns or maps them.
+        ///         let comm = unsafe { WorkerComm::from_inherited() }?;
+        ///         comm.mem.header().count().fetch_add(1, Ordering::Relaxed);
+        ///         return Ok(()); // and dies
+        ///     }
+        ///     let mut mem = SharedMem::temp_file(64)?;
+        ///     for _ in 0..3 {
+        ///         let mut cmd = Command::new(std::env::current_exe()?);
+        ///         cmd.env("DOC_WORKER", "1");
+        ///         let (mut child, comm) = CoordinatorComm::spawn(cmd, mem)?;
+        ///         let mut answers = std::fs::File::from(comm.fuzz_out);
+        ///         assert_eq!(answers.read(&mut [0u8; 1])?, 0); // it died
+        ///         child.wait()?;
+        ///         mem = comm.mem; // for the next worker
+        ///     }
+        ///     assert_eq!(mem.header().count().load(Ordering::Relaxed), 3);
+        ///     Ok(())
+        /// }
+        /// ```
+        ///
+        /// As with [`set_worker_comm`], fds 3, 4 and 5 of this process are
+        /// made sure to be open first, so a program that cannot be run is
+        /// an error here and no byte of the standard library's exec-error
+        /// report reaches the worker's pipes.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Os`] from `pipe2` or the duplication (`EMFILE` under a
+        /// low `RLIMIT_NOFILE`), or with `call: "spawn"` when the child
+        /// cannot be started: the errno of the failed `fork` or `exec`
+        /// (`ENOENT` for a missing program, `EACCES` for one that may not
+        /// be run, `EAGAIN` when no process can be forked...), or
+        /// `EINVAL` when the standard library refuses the command without
+        /// asking the kernel (a NUL byte in the program or an argument).
+        /// In every case `mem` is handed back untouched in the
+        /// [`RegionError`], and no descriptor of the attempt stays open
+        /// (the `/dev/null` that fills a free fd 3, 4 or 5 stays, on
+        /// purpose).
+        pub fn spawn(
+            mut cmd: Command,
+            mem: SharedMem,
+        ) -> core::result::Result<(Child, CoordinatorComm), RegionError> {
+            let comm = CoordinatorComm::attach(&mut cmd, mem)?;
+            let spawned = cmd.spawn();
+            // `attach` closed the worker's ends it made; their only copies
+            // left in this process are the ones parked in `cmd`.
+            drop(cmd);
+            match spawned {
+                Ok(child) => Ok((child, comm)),
+                Err(error) => Err(RegionError {
+                    // The standard library refuses a NUL byte in the
+                    // command before any system call, with no errno;
+                    // `EINVAL` is the kernel's word for such an argument.
+                    error: Error::Os {
+                        call: "spawn",
+                        errno: Errno::from_io_error(&error).unwrap_or(Errno::INVAL),
+                    },
+                    mem: comm.mem,
+                }),
+            }
+        }
+
         /// `pipe` twice, then [`set_worker_comm`]—Creates the two pipes
         /// (close-on-exec) and arranges for `cmd`'s child to get its ends and
-        /// `mem` at fds 3, 4 and 5. Drop `cmd` once the child is spawned.
+        /// `mem` at fds 3, 4 and 5. Go's way, kept for parity; prefer
+        /// [`CoordinatorComm::spawn`], which cannot hang.
+        ///
+        /// The worker's ends stay open in this process, inside `cmd`, until
+        /// `cmd` is dropped: spawn, then drop `cmd` before waiting on the
+        /// worker. A coordinator that keeps `cmd` (to spawn again, or
+        /// because it used `cmd.status()` or `cmd.output()`, which only
+        /// borrow it) hangs when the worker dies: reads on `fuzz_out` never
+        /// see end of stream, and writes on `fuzz_in` block once the pipe is
+        /// full instead of failing with `EPIPE` (see [`set_worker_comm`]).
         ///
         /// # Errors
         ///
@@ -265,6 +461,11 @@ mod coordinator {
             mem: SharedMem,
         ) -> core::result::Result<CoordinatorComm, RegionError> {
             let pipes = (|| {
+                // Before the pipes: a worker's end given a free number in
+                // 3-5 would free it again when it is closed at the end of
+                // this call, for the standard library's exec-error pipe to
+                // take at the spawn.
+                sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
                 let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
                 let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
                 set_worker_comm(cmd, &worker_in, &worker_out, &mem)?;

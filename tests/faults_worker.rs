@@ -194,8 +194,12 @@ fn hold_fds_3_4_5() -> Vec<File> {
 
 /// Spawns a program that does not exist with `cmd`, set up for a worker:
 /// it must fail, and nothing of the standard library's exec-error report
-/// may reach the worker's pipe or region.
+/// may reach the worker's pipe or region. Fds 3-5, free before the set-up,
+/// must all be open when the standard library makes its pipes.
 fn spawn_missing(mut cmd: Command, answers: OwnedFd, mem: &SharedMem) {
+    for number in 3..=5 {
+        assert!(is_open(number), "fd {number} is free at the spawn");
+    }
     let spawned = cmd.spawn();
     drop(cmd);
     assert!(spawned.is_err(), "spawned a program that does not exist");
