@@ -180,6 +180,16 @@ int fuzzshm_value_buffer(fuzzshm_t *mem, uint8_t **data, size_t *capacity);
  * is reserved before the copy, never SIGBUS), leave the region unchanged. */
 int fuzzshm_set_value(fuzzshm_t *mem, const uint8_t *data, size_t len);
 
+/* 1 if this program carries the AddressSanitizer runtime (built with
+ * -fsanitize=address): then the bytes past each value are poisoned in this
+ * process's shadow memory whenever fuzzshm_value, fuzzshm_set_value or
+ * fuzzshm_set_value_len hands out or publishes a value, so a target that
+ * reads past its input is reported as a use-after-poison, as with
+ * libFuzzer's exact-size copy. A pointer from fuzzshm_value_buffer is
+ * wholly addressable until the next of those calls: take it again after.
+ * 0 without ASan, where none of this costs anything. */
+int fuzzshm_asan_poisoning(void);
+
 /* Reserves (fallocate) the file's storage for the whole value area now,
  * and for every size fuzzshm_resize grows it to, so that writers outside
  * the library (fuzzshm_value_buffer, a Go or C peer) cannot SIGBUS on a

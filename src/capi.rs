@@ -466,6 +466,14 @@ pub unsafe extern "C" fn fuzzshm_set_value(mem: *mut Handle, data: *const u8, le
     status(unsafe { mem.set_value_from(data, len) })
 }
 
+/// [`asan_poisoning`](crate::asan_poisoning): 1 if this program carries
+/// the AddressSanitizer runtime, so that the bytes past each value are
+/// poisoned and a target reading past its input is reported; 0 if not.
+#[no_mangle]
+pub extern "C" fn fuzzshm_asan_poisoning() -> c_int {
+    c_int::from(crate::asan_poisoning())
+}
+
 /// [`SharedMem::reserve_whole`]: reserves the file's storage for the whole
 /// value area, now and after every resize, for writers outside the library.
 ///

@@ -121,7 +121,9 @@
 //! copy; [`asan_poisoning`] says whether it is on. Shadow memory is per
 //! process: a peer's writes change nothing in it, and the bytes a peer's
 //! longer value covers become readable here at the next
-//! [`Region::value`]. Without ASan none of this is compiled.
+//! [`Region::value`]. Without ASan and without the C library (feature
+//! `capi`, which checks for the runtime once and keeps a word per region)
+//! none of this is compiled.
 //!
 //! Writes are crash-consistent: [`SharedMem::set_value`] withdraws the old
 //! length, copies the bytes, then publishes the new length with release

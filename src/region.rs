@@ -116,7 +116,8 @@ impl Region {
     /// poisoned.
     #[inline]
     pub(crate) fn unpoison_all(&self) {
-        self.shadow.expose(self.value_ptr(), self.capacity());
+        self.shadow
+            .expose(self.value_ptr(), self.capacity(), self.capacity());
     }
 
     /// `header()`—The header at the start of the region.
@@ -193,7 +194,8 @@ impl Region {
     #[inline]
     pub fn value(&self) -> Result<&[u8]> {
         let len = self.checked_value_len()?;
-        self.shadow.expose(self.value_ptr(), len);
+        self.shadow
+            .expose_shared(self.value_ptr(), self.capacity(), len);
         // SAFETY: `len <= capacity`, so the bytes lie inside the region,
         // which is valid for reads; no `&mut` into it exists while `&self`
         // is borrowed.
@@ -208,7 +210,7 @@ impl Region {
     #[inline]
     pub fn value_mut(&mut self) -> Result<&mut [u8]> {
         let len = self.checked_value_len()?;
-        self.shadow.expose(self.value_ptr(), len);
+        self.shadow.expose(self.value_ptr(), self.capacity(), len);
         // SAFETY: in bounds as in `value`; `&mut self` makes this the only
         // reference into the region within this process.
         Ok(unsafe { slice::from_raw_parts_mut(self.value_ptr(), len) })
@@ -216,11 +218,11 @@ impl Region {
 
     /// The whole value area, `capacity()` bytes, whatever `valueLen` says,
     /// to read: Go's `valueRef()[:cap]`, for a tool that inspects what lies
-    /// past the value (under AddressSanitizer the whole area is readable
-    /// again until the next [`value`](Self::value)).
+    /// past the value (under AddressSanitizer the whole area stays
+    /// readable until the next write through `&mut`).
     #[inline]
     pub fn value_buffer(&self) -> &[u8] {
-        self.unpoison_all();
+        self.shadow.hold_open(self.value_ptr(), self.capacity());
         // SAFETY: exactly the value area, valid for reads; no `&mut` into it
         // exists while `&self` is borrowed.
         unsafe { slice::from_raw_parts(self.value_ptr(), self.capacity()) }
@@ -285,23 +287,28 @@ impl Region {
         let dst = self.value_ptr();
         let overlaps = (src as usize) < (dst as usize).wrapping_add(len)
             && (dst as usize) < (src as usize).wrapping_add(len);
-        if overlaps {
-            // The source may lie past the new length: all of the value area
-            // is addressable while the bytes move.
+        let from_own_area = (src as usize) < (dst as usize).wrapping_add(capacity)
+            && (dst as usize) < (src as usize).wrapping_add(len);
+        // The copy must touch no poisoned byte: the destination, and a
+        // source in the value area itself, which may lie past the new length.
+        if from_own_area {
             self.unpoison_all();
+        } else {
+            self.shadow.expose(dst, capacity, len);
+        }
+        if overlaps {
             withdraw();
             // SAFETY: both ranges are valid for `len` bytes (the caller's
             // contract; `len <= capacity` for `dst`), and `copy` allows overlap.
             unsafe { core::ptr::copy(src, dst, len) };
-            self.shadow.expose(dst, len);
         } else {
-            self.shadow.expose(dst, len);
             // SAFETY: as above, and the ranges are disjoint. The destination
             // is exclusive through `&mut self`.
             unsafe { copy_to_shared(src, dst, len, withdraw) };
         }
         // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
         self.header().publish_value_len(len as isize);
+        self.shadow.expose(dst, capacity, len);
         Ok(())
     }
 
@@ -319,7 +326,7 @@ impl Region {
         }
         // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
         self.header().publish_value_len(len as isize);
-        self.shadow.expose(self.value_ptr(), len);
+        self.shadow.expose(self.value_ptr(), capacity, len);
         Ok(())
     }
 

@@ -55,7 +55,13 @@ mod inactive {
         }
 
         #[inline(always)]
-        pub(crate) fn expose(&self, _value: *mut u8, _len: usize) {}
+        pub(crate) fn expose(&self, _value: *mut u8, _capacity: usize, _len: usize) {}
+
+        #[inline(always)]
+        pub(crate) fn expose_shared(&self, _value: *mut u8, _capacity: usize, _len: usize) {}
+
+        #[inline(always)]
+        pub(crate) fn hold_open(&self, _value: *mut u8, _capacity: usize) {}
     }
 }
 
@@ -67,11 +73,11 @@ mod active {
     /// `__asan_poison_memory_region` and `__asan_unpoison_memory_region`.
     type Mark = unsafe extern "C" fn(*const c_void, usize);
 
-    /// Where the poisoned tail of the value area starts: the value length
-    /// this process last exposed (the capacity while nothing is poisoned),
-    /// or [`UNTRACKED`] for memory the crate does not own.
+    /// The value area's state for ASan: where its poisoned tail starts
+    /// (the value length this process last exposed; the capacity while
+    /// nothing is poisoned), or one of the markers below.
     pub(crate) struct Shadow {
-        poisoned_from: AtomicUsize,
+        state: AtomicUsize,
     }
 
     /// A region over memory its caller owns ([`Region::from_raw_parts`]):
@@ -79,47 +85,103 @@ mod active {
     ///
     /// [`Region::from_raw_parts`]: crate::Region::from_raw_parts
     const UNTRACKED: usize = usize::MAX;
+    /// The whole area was handed out through `&self`
+    /// ([`Region::value_buffer`]): nothing is poisoned, and `&self` paths
+    /// poison nothing until a `&mut` path (which no such slice outlives)
+    /// takes the state back.
+    ///
+    /// [`Region::value_buffer`]: crate::Region::value_buffer
+    const HELD_OPEN: usize = usize::MAX - 1;
+    /// A thread is changing the shadow: the others wait, so the shadow and
+    /// the state never disagree (`Region` is `Sync`).
+    const BUSY: usize = usize::MAX - 2;
+
+    /// What a caller wants of the shadow.
+    enum Want {
+        /// `[0, len)` addressable, the rest poisoned (a `&mut` path).
+        Value(usize),
+        /// As `Value`, unless the area is held open (`&self` paths).
+        SharedValue(usize),
+        /// Everything addressable, and held so.
+        Open,
+    }
 
     impl Shadow {
         /// A fresh mapping's value area of `capacity` bytes: nothing
         /// poisoned yet.
         pub(crate) fn tracking(capacity: usize) -> Shadow {
             Shadow {
-                poisoned_from: AtomicUsize::new(capacity),
+                state: AtomicUsize::new(capacity),
             }
         }
 
         pub(crate) fn untracked() -> Shadow {
             Shadow {
-                poisoned_from: AtomicUsize::new(UNTRACKED),
+                state: AtomicUsize::new(UNTRACKED),
             }
         }
 
         /// Makes `[0, len)` of the value area at `value` addressable and
-        /// poisons what lies past it up to where the poison started before,
-        /// touching only the bytes whose state changes. `len` is at most
-        /// the capacity; exposing the capacity unpoisons everything, as
-        /// must happen before the mapping is unmapped or moved.
+        /// poisons the rest, touching only the bytes whose state changes.
+        /// `len` is at most `capacity`; exposing the capacity unpoisons
+        /// everything, as must happen before the mapping is unmapped or
+        /// moved.
         #[inline]
-        pub(crate) fn expose(&self, value: *mut u8, len: usize) {
+        pub(crate) fn expose(&self, value: *mut u8, capacity: usize, len: usize) {
+            self.update(value, capacity, Want::Value(len));
+        }
+
+        /// [`expose`](Self::expose) from a `&self` path: not while a slice
+        /// of the whole area may be alive.
+        #[inline]
+        pub(crate) fn expose_shared(&self, value: *mut u8, capacity: usize, len: usize) {
+            self.update(value, capacity, Want::SharedValue(len));
+        }
+
+        /// Unpoisons the whole area, and keeps it so for `&self` paths.
+        #[inline]
+        pub(crate) fn hold_open(&self, value: *mut u8, capacity: usize) {
+            self.update(value, capacity, Want::Open);
+        }
+
+        fn update(&self, value: *mut u8, capacity: usize, want: Want) {
             let Some((poison, unpoison)) = runtime() else {
                 return;
             };
-            let from = self.poisoned_from.load(Ordering::Relaxed);
-            if from == UNTRACKED || from == len {
-                return;
-            }
-            self.poisoned_from.store(len, Ordering::Relaxed);
-            // SAFETY: both ranges lie in the value area (`len` and `from`
-            // are at most its capacity); marking shadow memory reads and
-            // writes none of the bytes themselves.
+            let state = loop {
+                match self.state.load(Ordering::Acquire) {
+                    UNTRACKED => return,
+                    BUSY => core::hint::spin_loop(),
+                    state => {
+                        let taken = self.state.compare_exchange_weak(
+                            state,
+                            BUSY,
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        );
+                        if taken.is_ok() {
+                            break state;
+                        }
+                    }
+                }
+            };
+            let from = if state == HELD_OPEN { capacity } else { state };
+            let (next, to) = match want {
+                Want::SharedValue(_) if state == HELD_OPEN => (HELD_OPEN, capacity),
+                Want::Value(len) | Want::SharedValue(len) => (len, len),
+                Want::Open => (HELD_OPEN, capacity),
+            };
+            // SAFETY: both ranges lie in the value area (`from` and `to` are
+            // at most its capacity); marking shadow memory reads and writes
+            // none of the bytes themselves.
             unsafe {
-                if len > from {
-                    unpoison(value.add(from).cast(), len - from);
-                } else {
-                    poison(value.add(len).cast(), from - len);
+                if to > from {
+                    unpoison(value.add(from).cast(), to - from);
+                } else if to < from {
+                    poison(value.add(to).cast(), from - to);
                 }
             }
+            self.state.store(next, Ordering::Release);
         }
     }
 

@@ -415,15 +415,16 @@ impl SharedMem {
         self.region.value_buffer_mut()
     }
 
-    /// `ftruncate` up, then `mremap`—Grows the region to hold `capacity`
-    /// value bytes, keeping the header and the value. On Linux the mapping
-    /// grows in place where it can (`mremap(MREMAP_MAYMOVE)`); elsewhere a
-    /// new mapping replaces the old. Growing to the current capacity does
-    /// nothing. Peers adopt the new size with [`remap`](Self::remap).
-    ///
-    /// The mapping is grown first and the file after, so a refusal of
-    /// either leaves both as they were: a sealed memfd could never be
-    /// shrunk back.
+    /// `mremap`, then `ftruncate` up—Grows the region to hold `capacity`
+    /// value bytes, keeping the header and the value. The mapping is grown
+    /// first and the file after, so a refusal of either leaves both as they
+    /// were (a sealed memfd could never be shrunk back): on Linux the
+    /// mapping grows in place where it can (`mremap` without flags), else a
+    /// new mapping is made elsewhere and, once the file has grown, the old
+    /// one is moved onto it (`mremap(MREMAP_MAYMOVE|MREMAP_FIXED)`, so no
+    /// page is faulted in again); elsewhere the new mapping replaces the
+    /// old. Growing to the current capacity does nothing. Peers adopt the
+    /// new size with [`remap`](Self::remap).
     ///
     /// # Errors
     ///
@@ -463,6 +464,8 @@ impl SharedMem {
         let reserve_whole = self.reserve_whole;
         let grow_file = || {
             if reserve_whole {
+                // Storage reserved past the end would outlive a refusal.
+                sys::check_size_limit(size)?;
                 sys::reserve(fd, old_size, size - old_size)?;
             }
             if file_size < size as u64 {
@@ -497,16 +500,25 @@ impl SharedMem {
         if size == old_size {
             return Ok(false);
         }
+        let fd = self.fd.as_fd();
+        // A peer grew the file: its new tail is covered as the rest is.
+        let reserve_tail = self.reserve_whole && size > old_size;
+        let adopt = || {
+            if reserve_tail {
+                sys::reserve(fd, old_size, size - old_size)?;
+            }
+            Ok(())
+        };
         self.region.unpoison_all();
         // SAFETY: as in `resize`.
-        let (base, remapped) = unsafe {
-            sys::remap_then(self.fd.as_fd(), self.region.base(), old_size, size, || {
-                Ok(())
-            })
-        };
+        let (base, remapped) =
+            unsafe { sys::remap_then(fd, self.region.base(), old_size, size, adopt) };
         self.region = Self::mapped_region(base, if remapped.is_ok() { size } else { old_size });
         // A peer that truncated a plain file may have taken reserved pages.
-        self.reserve_from_len = self.reserve_from_len.min(self.region.capacity() + 1);
+        self.reserve_from_len = match (remapped.is_ok(), reserve_tail) {
+            (true, true) => self.region.capacity() + 1,
+            _ => self.reserve_from_len.min(self.region.capacity() + 1),
+        };
         remapped.map(|()| true)
     }
 

@@ -130,16 +130,21 @@ pub(crate) fn close(fd: OwnedFd) -> Result<()> {
 /// ignored. (A thread lowering the limit between the check and the call is
 /// the one case left to the signal.)
 pub(crate) fn set_size(fd: BorrowedFd<'_>, size: usize) -> Result<()> {
-    use rustix::process::{getrlimit, Resource};
-    if let Some(limit) = getrlimit(Resource::Fsize).current {
-        if size as u64 > limit {
-            return Err(Error::Os {
-                call: "ftruncate",
-                errno: rustix::io::Errno::FBIG,
-            });
-        }
-    }
+    check_size_limit(size)?;
     fs::ftruncate(fd, size as u64).map_err(Error::os("ftruncate"))
+}
+
+/// `getrlimit(RLIMIT_FSIZE)`—`EFBIG` if a file may not grow to `size`
+/// bytes in this process, as [`set_size`] would answer.
+pub(crate) fn check_size_limit(size: usize) -> Result<()> {
+    use rustix::process::{getrlimit, Resource};
+    match getrlimit(Resource::Fsize).current {
+        Some(limit) if size as u64 > limit => Err(Error::Os {
+            call: "ftruncate",
+            errno: rustix::io::Errno::FBIG,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// What `fstat` says of a descriptor: the facts the layers above decide on.
@@ -317,9 +322,10 @@ pub(crate) unsafe fn remap_then(
     }
     // SAFETY: the caller guarantees the old mapping and that nothing uses it
     // after we return. Should the kernel refuse (it has no reason to), the
-    // region is still whole at its new size, which the file now has.
-    let unmapped = unsafe { unmap(addr, old_size) };
-    (moved, unmapped)
+    // old range is left mapped and unused: the region is whole at its new
+    // size, which the file now has, so the resize did succeed.
+    let _ = unsafe { unmap(addr, old_size) };
+    (moved, Ok(()))
 }
 
 /// `memfd_create("fuzzshm", MFD_CLOEXEC|MFD_ALLOW_SEALING)`, `ftruncate`,

@@ -13,9 +13,9 @@ use rustix::io::Errno;
 use crate::error::{Error, Result};
 use crate::sys;
 
-/// How many names [`TempFile::create`] tries before giving up; with 64
-/// random bits a second collision means someone is creating our names on
-/// purpose.
+/// How many names [`TempFile::create`] tries before giving up; with 32
+/// random bits per name and this process's pid beside them, that many
+/// collisions mean someone is creating our names on purpose.
 const NAME_ATTEMPTS: u32 = 64;
 
 /// A file we created and must remove: the directory it is in and its name.

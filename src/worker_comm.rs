@@ -131,8 +131,9 @@ impl WorkerComm {
     /// # Errors
     ///
     /// As [`from_inherited`](Self::from_inherited), but for
-    /// [`Error::AlreadyTaken`]. On error the descriptors are left open and
-    /// the caller still owns them.
+    /// [`Error::AlreadyTaken`]; `EINVAL` if two of the numbers are the
+    /// same. On error the descriptors are left open and the caller still
+    /// owns them.
     ///
     /// # Safety
     ///
@@ -141,6 +142,13 @@ impl WorkerComm {
     /// afterwards. No other mapping of the file `mem` refers to exists in
     /// this process (see [`SharedMem::from_fd`]).
     pub unsafe fn from_raw_fds(fuzz_in: RawFd, fuzz_out: RawFd, mem: RawFd) -> Result<WorkerComm> {
+        if fuzz_in == fuzz_out || fuzz_in == mem || fuzz_out == mem {
+            // One descriptor would end up with two owners, closed twice.
+            return Err(Error::Os {
+                call: "WorkerComm::from_raw_fds",
+                errno: rustix::io::Errno::INVAL,
+            });
+        }
         // SAFETY: the caller owns these open descriptors; they are only
         // borrowed (for `fstat`, `mmap` and `fcntl`) until all the checks
         // passed.

@@ -90,6 +90,13 @@ fn no_false_report_over_thousands_of_cycles_that_reuse_addresses() {
             mem.set_value(&vec![cycle as u8; len]).unwrap();
             assert_eq!(touch_all(&mem), len as u64 * u64::from(cycle as u8));
         }
+        // The whole area to read, and the value beside it: both stay
+        // readable while either slice lives.
+        let whole = mem.value_buffer();
+        let value = mem.value().unwrap();
+        assert_eq!(whole.len(), mem.capacity());
+        std::hint::black_box(whole[whole.len() - 1]);
+        assert!(value.len() <= whole.len());
         // Written in place, then published shorter.
         mem.value_buffer_mut().fill(1);
         mem.set_value_len(100).unwrap();

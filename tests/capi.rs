@@ -233,6 +233,7 @@ fn c_worker_comm_refuses_a_bad_fd_5_and_leaves_fds_3_4_5_untaken() {
 fn a_c_target_reading_past_its_input_is_reported_under_asan_and_only_then() {
     // Without ASan: the byte is mapped, the read goes unreported.
     let plain = run(&mut Command::new(c_program("overread", true)));
+    assert!(plain.contains("poisoning 0"), "{plain}");
     assert!(plain.contains("unreported"), "{plain}");
 
     // With ASan in the program, the library finds its runtime and poisons.
@@ -246,6 +247,7 @@ fn a_c_target_reading_past_its_input_is_reported_under_asan_and_only_then() {
         .lines()
         .find_map(|line| line.strip_prefix("reading "))
         .unwrap_or_else(|| panic!("no address in {stdout}\n{stderr}"));
+    assert!(stdout.contains("poisoning 1"), "{stdout}");
     assert!(!output.status.success(), "not reported:\n{stdout}");
     assert!(stderr.contains("use-after-poison"), "{stderr}");
     assert!(
