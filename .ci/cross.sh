@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${CARGO_TARGET_DIR:-$PWD/target}"
 checked=(aarch64-unknown-linux-gnu x86_64-unknown-freebsd x86_64-apple-darwin)
+unsupported=x86_64-pc-windows-gnu
 
 installed=$(rustup target list --installed)
-for target in i686-unknown-linux-gnu "${checked[@]}"; do
+for target in i686-unknown-linux-gnu "${checked[@]}" "$unsupported"; do
     grep -qx "$target" <<<"$installed" || rustup target add "$target"
 done
 # -m32 C and C++ for tests/capi.rs (the C header and programs, 32-bit).
@@ -39,3 +40,11 @@ for target in "${checked[@]}"; do
         *) cargo check --target "$target" --lib --tests --examples ;;
     esac
 done
+
+echo "--- cargo check --target $unsupported: one clear compile_error!"
+if out=$(cargo check --target "$unsupported" --lib 2>&1); then
+    echo "fuzzshm built for $unsupported"; exit 1
+fi
+grep -q "fuzzshm supports Unix systems only" <<<"$out" && grep -q "due to 1 previous error" <<<"$out" \
+    || { echo "$out"; echo "expected exactly one compile_error! on $unsupported"; exit 1; }
+echo "$unsupported: one error, naming what is supported"

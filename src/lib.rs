@@ -147,26 +147,51 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "capi")]
+// Shared memory here is `mmap` of a file descriptor, through rustix,
+// which has no mapping API on other systems: one clear error there, rather
+// than a page of them from the modules below.
+#[cfg(not(unix))]
+compile_error!(
+    "fuzzshm supports Unix systems only (Linux, Android, FreeBSD, macOS and the other \
+     BSDs): it maps file descriptors through rustix, which has no Windows mapping API"
+);
+
+#[cfg(all(unix, feature = "capi"))]
 pub mod capi;
+#[cfg(unix)]
 mod copy;
+#[cfg(unix)]
 mod error;
+#[cfg(unix)]
 mod header;
+#[cfg(unix)]
 mod region;
+#[cfg(unix)]
 mod shadow;
+#[cfg(unix)]
 mod shared_mem;
+#[cfg(unix)]
 mod sys;
+#[cfg(unix)]
 mod temp_file;
+#[cfg(unix)]
 mod worker_comm;
 
+#[cfg(unix)]
 pub use error::{Errno, Error, Result};
+#[cfg(unix)]
 pub use header::{offsets, region_size, Header, HEADER_SIZE};
+#[cfg(unix)]
 pub use region::Region;
+#[cfg(unix)]
 pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+#[cfg(unix)]
 pub use shadow::asan_poisoning;
+#[cfg(unix)]
 pub use shared_mem::SharedMem;
-#[cfg(feature = "std")]
+#[cfg(all(unix, feature = "std"))]
 pub use worker_comm::{set_worker_comm, CoordinatorComm, RegionError};
+#[cfg(unix)]
 pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 
 /// The README's examples, run as doctests so they cannot rot.

@@ -194,6 +194,10 @@ impl SharedMem {
     /// # Ok::<(), fuzzshm::Error>(())
     /// ```
     #[cfg(fuzzshm_memfd)]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd")))
+    )]
     pub fn memfd(capacity: usize) -> Result<SharedMem> {
         let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
         let fd = sys::sealed_memfd(size)?;
