@@ -7,7 +7,7 @@ pub use rustix::io::Errno;
 /// What went wrong, with the number that was wrong or the errno the kernel gave.
 ///
 /// No function in this crate panics on bad input; each returns one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed; `call` names it (`"mmap"`, `"openat"`, ...).
@@ -107,6 +107,69 @@ impl Error {
     /// Builds the `map_err` adapter for a failed system call.
     pub(crate) fn os(call: &'static str) -> impl FnOnce(Errno) -> Error {
         move |errno| Error::Os { call, errno }
+    }
+}
+
+/// As derived, but file modes in octal, as `Display` and `ls` show them.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::NotRegularFile { mode } => f
+                .debug_struct("NotRegularFile")
+                .field("mode", &format_args!("{mode:#o}"))
+                .finish(),
+            Error::NotPipe { fd, mode } => f
+                .debug_struct("NotPipe")
+                .field("fd", &fd)
+                .field("mode", &format_args!("{mode:#o}"))
+                .finish(),
+            Error::Os { call, errno } => f
+                .debug_struct("Os")
+                .field("call", &call)
+                .field("errno", &errno)
+                .finish(),
+            Error::SizeOverflow { capacity } => f
+                .debug_struct("SizeOverflow")
+                .field("capacity", &capacity)
+                .finish(),
+            Error::ValueTooLarge { len, capacity } => f
+                .debug_struct("ValueTooLarge")
+                .field("len", &len)
+                .field("capacity", &capacity)
+                .finish(),
+            Error::CorruptValueLen {
+                value_len,
+                capacity,
+            } => f
+                .debug_struct("CorruptValueLen")
+                .field("value_len", &value_len)
+                .field("capacity", &capacity)
+                .finish(),
+            Error::TooSmall { size, needed } => f
+                .debug_struct("TooSmall")
+                .field("size", &size)
+                .field("needed", &needed)
+                .finish(),
+            Error::TooLarge { size } => f.debug_struct("TooLarge").field("size", &size).finish(),
+            Error::Shrink {
+                capacity,
+                requested,
+            } => f
+                .debug_struct("Shrink")
+                .field("capacity", &capacity)
+                .field("requested", &requested)
+                .finish(),
+            Error::Misaligned { addr, align } => f
+                .debug_struct("Misaligned")
+                .field("addr", &format_args!("{addr:#x}"))
+                .field("align", &align)
+                .finish(),
+            Error::NameCollision { attempts } => f
+                .debug_struct("NameCollision")
+                .field("attempts", &attempts)
+                .finish(),
+            Error::AlreadyTaken => f.write_str("AlreadyTaken"),
+        }
     }
 }
 

@@ -117,11 +117,11 @@ impl WorkerComm {
             return Err(Error::AlreadyTaken);
         }
         // SAFETY: the caller's contract is `from_raw_fds`' for 3, 4 and 5.
-        let taken = unsafe { WorkerComm::from_raw_fds(FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD) };
-        if taken.is_err() {
+        let taken = unsafe { WorkerComm::adopt([FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD]) };
+        taken.map_err(|(which, error)| {
             INHERITED_TAKEN.store(false, Ordering::Release);
-        }
-        taken
+            explain_inherited(which, error)
+        })
     }
 
     /// A worker's descriptors from anywhere: `fuzz_in` (read end),
@@ -142,12 +142,25 @@ impl WorkerComm {
     /// afterwards. No other mapping of the file `mem` refers to exists in
     /// this process (see [`SharedMem::from_fd`]).
     pub unsafe fn from_raw_fds(fuzz_in: RawFd, fuzz_out: RawFd, mem: RawFd) -> Result<WorkerComm> {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { WorkerComm::adopt([fuzz_in, fuzz_out, mem]) }.map_err(|(_, error)| error)
+    }
+
+    /// [`from_raw_fds`](Self::from_raw_fds), saying which descriptor (0:
+    /// `fuzz_in`, 1: `fuzz_out`, 2: `mem`) an error is about.
+    ///
+    /// # Safety
+    ///
+    /// As for `from_raw_fds`.
+    unsafe fn adopt(numbers: [RawFd; 3]) -> core::result::Result<WorkerComm, (usize, Error)> {
+        let [fuzz_in, fuzz_out, mem] = numbers;
         if fuzz_in == fuzz_out || fuzz_in == mem || fuzz_out == mem {
             // One descriptor would end up with two owners, closed twice.
-            return Err(Error::Os {
+            let error = Error::Os {
                 call: "WorkerComm::from_raw_fds",
                 errno: rustix::io::Errno::INVAL,
-            });
+            };
+            return Err((0, error));
         }
         // SAFETY: the caller owns these open descriptors; they are only
         // borrowed (for `fstat`, `mmap` and `fcntl`) until all the checks
@@ -159,13 +172,15 @@ impl WorkerComm {
                 BorrowedFd::borrow_raw(mem),
             ]
         };
-        check_pipe(borrowed[0])?;
-        check_pipe(borrowed[1])?;
-        let (base, size) = SharedMem::map_whole(borrowed[2])?;
-        if let Err(error) = borrowed.into_iter().try_for_each(sys::set_cloexec) {
-            // SAFETY: mapped just above and never handed out.
-            let _ = unsafe { sys::unmap(base, size) };
-            return Err(error);
+        check_pipe(borrowed[0]).map_err(|error| (0, error))?;
+        check_pipe(borrowed[1]).map_err(|error| (1, error))?;
+        let (base, size) = SharedMem::map_whole(borrowed[2]).map_err(|error| (2, error))?;
+        for (which, fd) in borrowed.into_iter().enumerate() {
+            if let Err(error) = sys::set_cloexec(fd) {
+                // SAFETY: mapped just above and never handed out.
+                let _ = unsafe { sys::unmap(base, size) };
+                return Err((which, error));
+            }
         }
         // SAFETY: the caller hands over ownership of three open descriptors,
         // and every check passed, so they are taken now and only here.
@@ -181,6 +196,30 @@ impl WorkerComm {
             fuzz_out,
             mem: SharedMem::from_parts(base, size, mem, None),
         })
+    }
+}
+
+/// An error about inherited fd `3 + which`, told in the worker's terms:
+/// which fd, what it is for, and the likely cause.
+fn explain_inherited(which: usize, error: Error) -> Error {
+    const NOT_OPEN: [&str; 3] = [
+        "fstat(fd 3, fuzz_in, is not open: was this process started by a coordinator?)",
+        "fstat(fd 4, fuzz_out, is not open: was this process started by a coordinator?)",
+        "fstat(fd 5, the region, is not open: was this process started by a coordinator?)",
+    ];
+    match error {
+        Error::Os { errno, .. } if errno == rustix::io::Errno::BADF && which < 3 => Error::Os {
+            call: NOT_OPEN[which],
+            errno,
+        },
+        Error::Os {
+            call: "mmap",
+            errno,
+        } if which == 2 => Error::Os {
+            call: "mmap(fd 5, the region, which must be open for reading and writing)",
+            errno,
+        },
+        other => other,
     }
 }
 

@@ -24,6 +24,7 @@ fn child_main() {
         "worker-with-a-grandchild" => worker_with_a_grandchild(),
         "coordinator-with-free-low-fds" => coordinator_with_free_low_fds(),
         "attach-under-nofile" => attach_under_nofile(),
+        "worker-without-a-coordinator" => worker_without_a_coordinator(),
         other => panic!("unknown role {other}"),
     });
 }
@@ -111,7 +112,8 @@ fn from_inherited_refuses_a_bad_fd_5_and_leaves_fds_3_4_5_untaken() {
     let empty = file_of_size(0, true);
     assert!(refusal_of(empty).contains("too small"));
     let read_only = file_of_size(region_size(64).unwrap() as u64, false);
-    assert!(refusal_of(read_only).contains("mmap failed"));
+    assert!(refusal_of(read_only)
+        .contains("fd 5, the region, which must be open for reading and writing"));
     let directory: OwnedFd = File::open(std::env::temp_dir()).unwrap().into();
     assert!(refusal_of(directory).contains("not a regular file"));
 }
@@ -287,4 +289,29 @@ fn attach_under_a_low_descriptor_limit_hands_the_region_back() {
         cmd.env("FUZZSHM_TEST_NOFILE", limit.to_string());
         common::assert_success(&common::output_of(cmd));
     }
+}
+
+/// A worker started by hand, with nothing at fds 3-5: the error says which
+/// fd and the likely cause, and `Debug` shows modes as `Display` does.
+fn worker_without_a_coordinator() {
+    for number in 3..=5 {
+        assert!(!is_open(number), "fd {number} is open");
+    }
+    // SAFETY: nothing in this process owns fds 3-5 (none is even open).
+    let error = unsafe { WorkerComm::from_inherited() }.expect_err("no fds were passed");
+    assert_eq!(
+        error.to_string(),
+        "fstat(fd 3, fuzz_in, is not open: was this process started by a coordinator?) \
+         failed: Bad file descriptor (os error 9)"
+    );
+    let directory = Error::NotRegularFile { mode: 0o40755 };
+    assert!(directory.to_string().contains("0o40755"), "{directory}");
+    assert_eq!(format!("{directory:?}"), "NotRegularFile { mode: 0o40755 }");
+}
+
+#[test]
+fn a_worker_started_by_hand_is_told_why() {
+    common::assert_success(&common::output_of(common::child(
+        "worker-without-a-coordinator",
+    )));
 }
