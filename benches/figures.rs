@@ -1,4 +1,4 @@
-//! SPEC §4, side by side: every figure as a ratio to a baseline measured in
+//! The figures of BENCHMARKS.md, side by side: every figure as a ratio to a baseline measured in
 //! the same run, never an absolute time (the machines are shared and noisy).
 //!
 //! ```text
@@ -59,7 +59,7 @@ fn main() {
         order: Xorshift::new(seed),
     };
     println!(
-        "fuzzshm figures (SPEC §4); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
+        "fuzzshm figures (BENCHMARKS.md); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
         bench.rounds
     );
     let confidence = format!("{:.0}% interval", median_rank(bench.rounds).1 * 100.0);

@@ -1,4 +1,4 @@
-//! SPEC §5: every bad input gets a clear error value, nothing is lost and
+//! Every bad input gets a clear error value, nothing is lost and
 //! nothing leaks. The fd-leak checks run in one child process, alone, so
 //! other tests' descriptors cannot disturb the count.
 

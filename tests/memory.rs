@@ -1,4 +1,4 @@
-//! SPEC §4's memory figures, as tests (not timings): creating a 100 MiB
+//! The memory figures of BENCHMARKS.md, as tests (not timings): creating a 100 MiB
 //! region costs no resident memory until written, and the worker's per-exec
 //! path (read the value, bump `count`) allocates nothing. That it makes no
 //! system call is checked by `.ci/bench.sh` under `strace -c`.
