@@ -21,8 +21,14 @@ cat "$work/commands.sh"
 
 mkdir "$work/tmp"
 cd "$work"
-unset CARGO_TARGET_DIR RUSTFLAGS
-output=$(TMPDIR="$work/tmp" bash -euo pipefail commands.sh)
+unset RUSTFLAGS
+# Once with the default target directory, once with CARGO_TARGET_DIR set:
+# the commands find the library in either.
+output=$(env -u CARGO_TARGET_DIR TMPDIR="$work/tmp" bash -euo pipefail commands.sh)
+grep -qx "value: an input" <<<"$output"
+rm -f quickstart
+output=$(CARGO_TARGET_DIR="$work/elsewhere" TMPDIR="$work/tmp" bash -euo pipefail commands.sh)
+test -e "$work/elsewhere/capi/libfuzzshm.a"
 echo "$output"
 grep -qx "value: an input" <<<"$output"
 test -z "$(ls -A "$work/tmp")" # the region's file was removed on close
