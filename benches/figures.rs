@@ -8,6 +8,10 @@
 //! cargo bench --bench figures -- --seed=N           # a run's lane orders again
 //! ```
 //!
+//! `cargo test --all-targets` runs it too, unoptimised, as a smoke test:
+//! every figure is measured, but the ratios of a debug build say nothing of
+//! the crate's, so that run prints one line instead of the table.
+//!
 //! Method: each figure's candidates run in rounds, one batch each per round
 //! in a shuffled order, each batch after one untimed operation of its own;
 //! a figure's ratio is the median over rounds of subject / baseline within
@@ -52,21 +56,31 @@ fn main() {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
             now.unwrap().as_nanos() as u64
         });
+    // Only an optimised build's ratios are judged against their targets.
+    let judged = !cfg!(debug_assertions);
     let bench = Bench {
         rounds: if quick { 3 } else { 41 },
         scale: if quick { 0.05 } else { 1.0 },
-        go: GoBench::build(),
+        go: GoBench::build(judged),
         order: Xorshift::new(seed),
+        judged,
     };
-    println!(
-        "fuzzshm figures (BENCHMARKS.md); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
-        bench.rounds
-    );
-    let confidence = format!("{:.0}% interval", median_rank(bench.rounds).1 * 100.0);
-    println!(
-        "{:<58} {:>11} {:>11} {:>7} {:>15}  {:<7} holds",
-        "figure", "subject ns", "baseline ns", "ratio", confidence, "target"
-    );
+    if judged {
+        println!(
+            "fuzzshm figures (BENCHMARKS.md); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
+            bench.rounds
+        );
+        let confidence = format!("{:.0}% interval", median_rank(bench.rounds).1 * 100.0);
+        println!(
+            "{:<58} {:>11} {:>11} {:>7} {:>15}  {:<7} holds",
+            "figure", "subject ns", "baseline ns", "ratio", confidence, "target"
+        );
+    } else {
+        println!(
+            "fuzzshm figures: a smoke run of an unoptimised build, whose ratios are not judged \
+             (`cargo bench --bench figures` measures and judges them)"
+        );
+    }
     // Any other argument selects the figures whose group name contains it,
     // e.g. `-- "set_value 64 MiB"`.
     let filters: Vec<&str> = args[1..]
@@ -99,6 +113,9 @@ struct Bench {
     go: Option<GoBench>,
     /// Shuffles the lanes of every round of the run.
     order: Xorshift,
+    /// An optimised build: its rows are printed, verdicts and all. An
+    /// unoptimised one computes them and prints nothing.
+    judged: bool,
 }
 
 /// How many destinations of each kind a `set_value` candidate writes in
@@ -425,6 +442,9 @@ impl Bench {
     /// straddles the target: the two are closer than this run can tell.
     fn row(&self, figure: &str, subject: &[f64], baseline: Option<&[f64]>, target: Target) {
         let Some(baseline) = baseline else {
+            if !self.judged {
+                return;
+            }
             println!(
                 "{figure:<58} {:>11.0} {:>11} {:>7} {:>15}  {:<7} not measured (no go on PATH)",
                 median(subject.to_vec()),
@@ -443,6 +463,9 @@ impl Bench {
             _ if !target.met_by(low) => "NO",
             _ => "tie",
         };
+        if !self.judged {
+            return;
+        }
         println!(
             "{figure:<58} {:>11.0} {:>11.0} {:>7.3} {:>15}  {:<7} {holds}",
             median(subject.to_vec()),
@@ -694,7 +717,8 @@ fn roundtrip_worker() {
 struct GoBench(PathBuf);
 
 impl GoBench {
-    fn build() -> Option<GoBench> {
+    /// `say`: whether to say why Go is not measured, if it is not.
+    fn build(say: bool) -> Option<GoBench> {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shmbench");
         let status = Command::new("go")
             .args(["build", "-o"])
@@ -709,7 +733,9 @@ impl GoBench {
         match status {
             Ok(status) if status.success() => Some(GoBench(out)),
             _ => {
-                eprintln!("Go is not measured: `go` is missing or the build failed (bash .ci/go.sh installs it)");
+                if say {
+                    eprintln!("Go is not measured: `go` is missing or the build failed (bash .ci/go.sh installs it)");
+                }
                 None
             }
         }

@@ -63,23 +63,32 @@ fn lifecycles() {
 #[test]
 fn temp_files_are_named_protected_and_always_removed() {
     let dir = private_tmpdir("cleanup-lifecycles");
-    let status = common::child("lifecycles")
-        .env("TMPDIR", &dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut cmd = common::child("lifecycles");
+    // Its planted (and caught) panic prints no backtrace, even where the
+    // environment asks for one; a failing run shows the panic's message.
+    cmd.env("RUST_BACKTRACE", "0").env("TMPDIR", &dir);
+    common::assert_success(&common::output_of(cmd));
     assert!(entries(&dir).is_empty());
 }
 
 #[test]
 fn a_panic_that_ends_the_process_still_removes_the_file() {
     let dir = private_tmpdir("cleanup-panic");
-    let status = common::child("panic-holding-a-region")
-        .env("RUST_BACKTRACE", "0")
-        .env("TMPDIR", &dir)
-        .status()
-        .unwrap();
-    assert!(!status.success(), "the child was meant to panic");
+    let mut cmd = common::child("panic-holding-a-region");
+    cmd.env("RUST_BACKTRACE", "0").env("TMPDIR", &dir);
+    // Its output captured: the planted panic's message is checked here,
+    // and reaches the terminal only if this test fails.
+    let output = common::output_of(cmd);
+    let printed = common::printed(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(101),
+        "the child was meant to panic:\n{printed}"
+    );
+    assert!(
+        printed.contains("planted: the region must still be removed while unwinding"),
+        "the child failed, but not by the planted panic:\n{printed}"
+    );
     assert!(entries(&dir).is_empty(), "left: {:?}", entries(&dir));
 }
 

@@ -4,9 +4,11 @@
 //! region that Rust wrote.
 //!
 //! Needs `go` on PATH (`bash .ci/go.sh` installs it). Without it the tests
-//! are skipped with a message, except under CI, where they fail.
+//! are skipped with one message, except under CI (`CI` set to anything but
+//! empty, `false` or `0`, as `.ci/go.sh` reads it), where they fail.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -23,15 +25,29 @@ const GOARCH: &str = match std::env::consts::ARCH.as_bytes() {
     _ => "unsupported",
 };
 
+/// Whether this runs under CI, where the Go layout proof is required.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| !["", "false", "0"].contains(&ci.as_str()))
+}
+
 /// Builds `tests/go/header.go` for `goarch`, or returns None when Go is
 /// absent outside CI.
 fn go_binary(goarch: &str) -> Option<PathBuf> {
     if Command::new("go").arg("version").output().is_err() {
         assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but `go` is not on PATH: run .ci/go.sh"
+            !in_ci(),
+            "CI is set but `go` is not on PATH: run .ci/go.sh (the Go layout proof is required in CI)"
         );
-        eprintln!("skipped: `go` is not on PATH (bash .ci/go.sh installs it)");
+        // Once for the four tests, and past the harness's capture, which
+        // would hide it in a passing run.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: the Go layout proof (tests/go_layout.rs): `go` is not on PATH \
+                 (bash .ci/go.sh installs it; with CI=true it is required)"
+            );
+        });
         return None;
     }
     let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go");
@@ -46,8 +62,14 @@ fn go_binary(goarch: &str) -> Option<PathBuf> {
         .env("GOPATH", scratch.join("path"))
         .env("CGO_ENABLED", "0")
         .env("GOARCH", goarch);
-    let status = build.status().expect("run go build");
-    assert!(status.success(), "go build failed for {goarch:?}");
+    let output = build.output().expect("run go build");
+    assert!(
+        output.status.success(),
+        "go build failed for {goarch:?} ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     Some(out)
 }
 

@@ -105,10 +105,8 @@ fn cycles() {
 #[test]
 fn thousands_of_cycles_leak_nothing() {
     let dir = common::private_tmpdir("leaks");
-    let status = common::child("cycles")
-        .env("TMPDIR", &dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut cmd = common::child("cycles");
+    cmd.env("TMPDIR", &dir);
+    common::assert_success(&common::output_of(cmd));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
 }

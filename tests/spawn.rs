@@ -9,10 +9,10 @@ mod common;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 
+use common::{Log, Process};
 use fuzzshm::{CoordinatorComm, Errno, Error, SharedMem, WorkerComm};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
@@ -62,27 +62,13 @@ fn wait_to_die() {
 }
 
 /// Spawns this test binary as a worker playing `role` on `mem`, its output
-/// captured (shown if it fails).
-fn spawn_worker(role: &str, mem: SharedMem) -> (Child, CoordinatorComm) {
+/// in a log (shown if the test fails while the worker is in scope).
+fn spawn_worker(role: &str, mem: SharedMem) -> (Process, CoordinatorComm) {
     let mut cmd = common::child(role);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    CoordinatorComm::spawn(cmd, mem).expect("spawn the worker")
-}
-
-/// SIGKILLs a worker and reaps it; shows its output had it died otherwise.
-fn kill(mut worker: Child) {
-    worker.kill().unwrap();
-    let output = worker.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.signal(),
-        Some(9),
-        "the worker was not killed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
+    let log = Log::new();
+    log.attach(&mut cmd);
+    let (child, comm) = CoordinatorComm::spawn(cmd, mem).expect("spawn the worker");
+    (Process { child, log }, comm)
 }
 
 /// Whether `pipe` reaches end of stream within `seconds`: a regression
@@ -120,7 +106,7 @@ fn a_spawned_worker_answers_through_the_pipes_and_the_region() {
     let mut answers = File::from(comm.fuzz_out);
     calls.write_all(&[7]).unwrap();
     assert_eq!(common::receive(&mut answers), Some(7));
-    common::assert_success(&worker.wait_with_output().unwrap());
+    worker.join();
     assert_eq!(comm.mem.value().unwrap(), b"tupni na");
     assert_eq!(comm.mem.header().count().load(Ordering::Relaxed), 7);
     // It exited: end of stream on one side, EPIPE on the other.
@@ -134,7 +120,7 @@ fn a_killed_worker_is_end_of_stream_at_once() {
     let (worker, comm) = spawn_worker("wait-to-die", SharedMem::temp_file(64).unwrap());
     let mut answers = File::from(comm.fuzz_out);
     assert_eq!(common::receive(&mut answers), Some(b'r'));
-    kill(worker);
+    worker.kill();
     assert!(
         end_of_stream_within(&answers, PROMPTLY),
         "no end of stream after the worker's death"
@@ -152,7 +138,7 @@ fn after_spawn_this_process_holds_only_the_coordinator_s_ends() {
     let mut answers = File::from(comm.fuzz_out.try_clone().unwrap());
     assert_eq!(common::receive(&mut answers), Some(b'r'));
     drop(answers);
-    kill(worker);
+    worker.kill();
     assert_eq!(while_alive, [1, 1], "copies of the worker's ends remain");
     assert_eq!(on_each_pipe(), [1, 1]);
 }
@@ -163,14 +149,11 @@ fn after_spawn_this_process_holds_only_the_coordinator_s_ends() {
 #[test]
 fn attach_with_the_command_kept_sees_no_end_of_stream_until_it_is_dropped() {
     let mut cmd = common::child("wait-to-die");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     let comm = CoordinatorComm::attach(&mut cmd, SharedMem::temp_file(64).unwrap()).unwrap();
-    let worker = cmd.spawn().unwrap();
+    let worker = Process::spawn(&mut cmd);
     let mut answers = File::from(comm.fuzz_out);
     assert_eq!(common::receive(&mut answers), Some(b'r'));
-    kill(worker);
+    worker.kill();
     assert_eq!(descriptors_on_pipe_of(&answers), 2, "ours and cmd's");
     assert!(!end_of_stream_within(&answers, 1), "cmd holds a write end");
     drop(cmd);
@@ -186,7 +169,7 @@ fn respawned_workers_share_the_region_and_each_death_is_seen() {
         let mut answers = File::from(comm.fuzz_out);
         assert_eq!(common::receive(&mut answers), Some(b'r'));
         assert_eq!(comm.mem.header().count().load(Ordering::Relaxed), round);
-        kill(worker);
+        worker.kill();
         assert!(
             end_of_stream_within(&answers, PROMPTLY),
             "no end of stream in round {round}"

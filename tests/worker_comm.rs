@@ -61,7 +61,7 @@ fn exchange(mem: SharedMem) {
     let mut comm = CoordinatorComm::attach(&mut cmd, mem).expect("attach");
     comm.mem.set_value(b"input from the coordinator").unwrap();
     comm.mem.header().count().store(0, Ordering::Relaxed);
-    let mut child = cmd.spawn().expect("spawn the worker");
+    let worker = common::Process::spawn(&mut cmd);
     drop(cmd); // closes our copies of the worker's pipe ends
 
     let mut to_worker = File::from(comm.fuzz_in.try_clone().unwrap());
@@ -71,7 +71,7 @@ fn exchange(mem: SharedMem) {
     from_worker
         .read_exact(&mut answer)
         .expect("the worker's answer");
-    assert!(child.wait().unwrap().success());
+    worker.join();
 
     assert_eq!(answer, [7]);
     let header = comm.mem.header();
@@ -165,9 +165,9 @@ fn the_worker_inherits_only_fds_3_4_5() {
         inodes(&[&mem, &others[0], &others[1], &tmp]),
     );
     let comm = CoordinatorComm::attach(&mut cmd, mem).unwrap();
-    let status = cmd.status().unwrap();
+    let output = common::output_of(cmd);
     drop(comm);
-    assert!(status.success());
+    common::assert_success(&output);
 }
 
 /// Sources that already sit at fds 3, 4 and 5, in the wrong order (the
@@ -199,13 +199,13 @@ fn parent_with_sources_at_3_4_5() {
 
     let mut cmd: Command = common::child("worker");
     set_worker_comm(&mut cmd, &in_at_4, &out_at_5, &mem_at_3).unwrap();
-    let mut child = cmd.spawn().unwrap();
+    let worker = common::Process::spawn(&mut cmd);
     drop(cmd);
     drop((in_at_4, out_at_5));
     File::from(coordinator_in).write_all(&[2]).unwrap();
     let mut answer = [0u8; 1];
     File::from(coordinator_out).read_exact(&mut answer).unwrap();
-    assert!(child.wait().unwrap().success());
+    worker.join();
     assert_eq!(mem.header().count().load(Ordering::Relaxed), 2);
     assert_eq!(mem.value().unwrap(), b"dnuora devom (seen by the worker)");
     drop(mem_at_3);
@@ -213,6 +213,6 @@ fn parent_with_sources_at_3_4_5() {
 
 #[test]
 fn sources_already_at_fds_3_4_5_are_placed_right() {
-    let status = common::child("parent-with-low-fds").status().unwrap();
-    assert!(status.success());
+    let output = common::output_of(common::child("parent-with-low-fds"));
+    common::assert_success(&output);
 }

@@ -21,7 +21,9 @@ use std::process::Command;
 const ROLE_VAR: &str = "FUZZSHM_TEST_ROLE";
 
 /// A command that runs this test binary again as a child playing `role`.
-/// Its stdout and stderr are inherited, so its failures show in the log.
+/// Its output must not reach the terminal: run it with [`output_of`], or
+/// spawn it with [`Process::spawn`] (or [`Log::attach`] first), so that a
+/// passing run stays quiet and a failing one shows what the child printed.
 pub fn child(role: &str) -> Command {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut cmd = Command::new(exe);
@@ -39,14 +41,109 @@ pub fn output_of(mut cmd: Command) -> std::process::Output {
 }
 
 /// Asserts a child succeeded; if not, shows what it printed.
+#[track_caller]
 pub fn assert_success(output: &std::process::Output) {
     assert!(
         output.status.success(),
-        "the child failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        "the child failed ({}):\n{}",
         output.status,
+        printed(output),
+    );
+}
+
+/// What a finished child printed, for an assertion's message.
+pub fn printed(output: &std::process::Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
-    );
+    )
+}
+
+/// Where a child that is spawned and talked to writes its stdout and
+/// stderr: an unnamed file, not a pipe, so the child never blocks on a
+/// full pipe that nobody reads while the test waits for its answer.
+/// Nothing of it is shown while the test passes; if the test panics while
+/// the log is alive (an assertion on the child, or on what it answered),
+/// dropping it prints it into the failing test's output.
+pub struct Log {
+    file: std::fs::File,
+}
+
+impl Log {
+    /// A new, empty log, in the tests' own scratch directory.
+    pub fn new() -> Log {
+        let file = tempfile::tempfile_in(env!("CARGO_TARGET_TMPDIR")).expect("a log file");
+        Log { file }
+    }
+
+    /// Points `cmd`'s stdout and stderr at this log, and its stdin at
+    /// `/dev/null`.
+    pub fn attach(&self, cmd: &mut Command) {
+        let out = self.file.try_clone().expect("the log, for stdout");
+        let err = self.file.try_clone().expect("the log, for stderr");
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err);
+    }
+
+    /// What the child has written so far (never panics: it runs while a
+    /// test is already panicking).
+    pub fn contents(&self) -> String {
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 8192];
+        let mut at = 0;
+        while let Ok(n @ 1..) = std::os::unix::fs::FileExt::read_at(&self.file, &mut buf, at) {
+            bytes.extend_from_slice(&buf[..n]);
+            at += n as u64;
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- output of the child\n{}--- end", self.contents());
+        }
+    }
+}
+
+/// A spawned child with its output in a [`Log`], shown if the test fails
+/// while the child is in scope.
+pub struct Process {
+    pub child: std::process::Child,
+    pub log: Log,
+}
+
+impl Process {
+    /// Spawns `cmd` with its output going to a new log.
+    pub fn spawn(cmd: &mut Command) -> Process {
+        let log = Log::new();
+        log.attach(cmd);
+        let child = cmd.spawn().expect("spawn the child");
+        Process { child, log }
+    }
+
+    /// Kills the child with SIGKILL, reaps it, and asserts SIGKILL is what
+    /// ended it.
+    #[track_caller]
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        let status = self.child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "the child was not killed ({status})"
+        );
+    }
+
+    /// Waits for the child to finish and asserts it succeeded.
+    #[track_caller]
+    pub fn join(mut self) {
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the child failed ({status})");
+    }
 }
 
 /// In a child, runs `body` with its role and exits: status 0, or 101 if it
@@ -61,9 +158,10 @@ pub fn run_child(body: impl FnOnce(&str) + std::panic::UnwindSafe) {
 }
 
 /// A worker child with Go's fds: its region on fd 5, and a pipe each way
-/// on fds 3 and 4 (the ends kept here are `calls` and `answers`).
+/// on fds 3 and 4 (the ends kept here are `calls` and `answers`); its
+/// output in a log, shown if the test fails while the worker is in scope.
 pub struct Worker {
-    pub process: std::process::Child,
+    pub process: Process,
     pub calls: std::fs::File,
     pub answers: std::fs::File,
 }
@@ -75,7 +173,7 @@ pub fn spawn_worker(role: &str, mem: &impl std::os::fd::AsFd) -> Worker {
     let (answers, worker_out) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let mut cmd = child(role);
     fuzzshm::set_worker_comm(&mut cmd, &worker_in, &worker_out, mem).unwrap();
-    let process = cmd.spawn().unwrap();
+    let process = Process::spawn(&mut cmd);
     Worker {
         process,
         calls: calls.into(),
@@ -95,19 +193,16 @@ impl Worker {
     }
 
     /// Kills the worker with SIGKILL and reaps it.
-    pub fn kill(mut self) {
-        self.process.kill().unwrap();
-        let status = self.process.wait().unwrap();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(9)
-        );
+    #[track_caller]
+    pub fn kill(self) {
+        self.process.kill();
     }
 
     /// Waits for the worker to finish and asserts it succeeded.
-    pub fn join(mut self) {
+    #[track_caller]
+    pub fn join(self) {
         drop(self.calls);
-        assert!(self.process.wait().unwrap().success(), "the worker failed");
+        self.process.join();
     }
 }
 
