@@ -13,7 +13,15 @@
 //! - `fuzzshm_getrandom`: `getrandom`, for unpredictable temp-file names
 //!   (Linux, Android);
 //! - `fuzzshm_pipe2`: `pipe2(O_CLOEXEC)`, a pipe born close-on-exec (not on
-//!   macOS, which has only `pipe`).
+//!   macOS, which has only `pipe`);
+//! - `fuzzshm_tmpfile`: `openat(O_TMPFILE)`, a file created with no name
+//!   (Linux, Android);
+//! - `fuzzshm_getdents`: `getdents64` through rustix's `RawDir`, to list a
+//!   directory into a buffer on the stack (Linux, Android).
+//!
+//! - `fuzzshm_list_dir`: the crate can list a directory (for
+//!   `SharedMem::remove_orphans_in`): with `getdents64`, or elsewhere with
+//!   rustix's `Dir`, which needs the `alloc` feature.
 //!
 //! - `fuzzshm_asan`: the crate is being built with `-Zsanitizer=address`
 //!   (cargo-fuzz's default; rustc then sets `cfg(sanitize = "address")`,
@@ -37,6 +45,8 @@ const FACILITIES: &[(&str, &[&str])] = &[
     ("fuzzshm_fallocate", &["linux", "android"]),
     ("fuzzshm_wipe_on_fork", &["linux", "android"]),
     ("fuzzshm_getrandom", &["linux", "android"]),
+    ("fuzzshm_tmpfile", &["linux", "android"]),
+    ("fuzzshm_getdents", &["linux", "android"]),
     (
         "fuzzshm_pipe2",
         &[
@@ -65,10 +75,16 @@ fn main() {
     {
         println!("cargo::rustc-cfg=fuzzshm_asan");
     }
+    let mut getdents = false;
     for (cfg, systems) in FACILITIES {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         if systems.contains(&target_os.as_str()) {
             println!("cargo::rustc-cfg={cfg}");
+            getdents |= *cfg == "fuzzshm_getdents";
         }
+    }
+    println!("cargo::rustc-check-cfg=cfg(fuzzshm_list_dir)");
+    if getdents || env::var_os("CARGO_FEATURE_ALLOC").is_some() {
+        println!("cargo::rustc-cfg=fuzzshm_list_dir");
     }
 }

@@ -11,6 +11,11 @@
 //! same region. At the end it replays one recovered crash in a fresh process
 //! to prove the file really crashes the target.
 //!
+//! Regions are `SharedMem::anonymous`: nothing is left behind however the
+//! coordinator dies, `SIGKILL` included. `--temp-file` uses named `fuzz-*`
+//! files in the temp directory instead, as Go does, and first removes those
+//! that killed coordinators left there (`SharedMem::remove_orphans`).
+//!
 //! ```text
 //! cargo run --release --example fuzz_loop -- [--workers N] [--seconds S]
 //!     [--max-crashes K] [--out DIR] [--temp-file]
@@ -222,14 +227,17 @@ impl Options {
     }
 }
 
-/// A region for one worker: a sealed memfd where the platform has one.
+/// A region for one worker: one that cannot leak, unless `--temp-file`.
 fn new_region(options: &Options) -> Result<(SharedMem, &'static str)> {
-    #[cfg(fuzzshm_memfd)]
-    if !options.temp_file {
-        return Ok((SharedMem::memfd(MAX_INPUT)?, "memfd (sealed)"));
+    if options.temp_file {
+        return Ok((SharedMem::temp_file(MAX_INPUT)?, "temp file"));
     }
-    let _ = options;
-    Ok((SharedMem::temp_file(MAX_INPUT)?, "temp file"))
+    let backing = if cfg!(fuzzshm_memfd) {
+        "anonymous (sealed memfd)"
+    } else {
+        "anonymous (unlinked temp file)"
+    };
+    Ok((SharedMem::anonymous(MAX_INPUT)?, backing))
 }
 
 /// What the worker threads share with the main thread.
@@ -255,6 +263,16 @@ impl Shared {
 
 fn coordinator(options: Options) -> Result<()> {
     std::fs::create_dir_all(&options.out)?;
+    if options.temp_file {
+        // Named files outlive a coordinator killed with SIGKILL: remove
+        // those whose creator is gone before adding ours.
+        let dir = std::env::temp_dir();
+        let removed = SharedMem::remove_orphans(&dir)?;
+        println!(
+            "fuzz_loop: removed {removed} orphaned fuzz-* files from {}",
+            dir.display()
+        );
+    }
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         execs: (0..options.workers).map(|_| AtomicU64::new(0)).collect(),

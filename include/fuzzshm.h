@@ -131,6 +131,12 @@ int fuzzshm_create_in(fuzzshm_t *out, int dir_fd, size_t capacity);
  * FreeBSD; -ENOSYS elsewhere). Nothing to remove if the process dies. */
 int fuzzshm_memfd(fuzzshm_t *out, size_t capacity);
 
+/* A new region that leaves nothing behind if the process dies, however
+ * it dies (SIGKILL included): a sealed memfd on Linux, Android and
+ * FreeBSD; elsewhere a file in $TMPDIR (or /tmp) unlinked as soon as it is
+ * created. Handed to workers as any region; close-on-exec until then. */
+int fuzzshm_anonymous(fuzzshm_t *out, size_t capacity);
+
 /* Maps the whole file or memfd `fd` (size from fstat), as a worker maps the
  * region it inherits. Takes ownership of fd: closed by fuzzshm_close, and
  * on failure too. FUZZSHM_ENOT_REGULAR_FILE, FUZZSHM_ETOO_SMALL.

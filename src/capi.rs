@@ -254,6 +254,24 @@ pub unsafe extern "C" fn fuzzshm_memfd(out: *mut Handle, capacity: usize) -> c_i
     unsafe { construct(out, make) }
 }
 
+/// [`SharedMem::anonymous`]: a region of `capacity` value bytes that
+/// leaves nothing behind if the process dies: a sealed memfd (Linux,
+/// Android, FreeBSD), else a file in `$TMPDIR` (or `/tmp`) unlinked as soon
+/// as it is created.
+///
+/// # Safety
+///
+/// As [`fuzzshm_temp_file`].
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) -> c_int {
+    #[cfg(fuzzshm_memfd)]
+    let make = || SharedMem::anonymous(capacity);
+    #[cfg(not(fuzzshm_memfd))]
+    let make = || SharedMem::anonymous_at(temp_dir(), capacity);
+    // SAFETY: the caller's contract, passed on.
+    unsafe { construct(out, make) }
+}
+
 /// [`SharedMem::from_fd`]: maps the whole file or memfd `fd`, as a worker
 /// maps the region it inherits. Takes ownership of `fd`: it is closed on
 /// close, and on failure too (a negative `fd` is refused with `-EBADF`).

@@ -10,7 +10,9 @@
 //! ```
 //! use fuzzshm::SharedMem;
 //! # fn main() -> Result<(), fuzzshm::Error> {
-//! let mut mem = SharedMem::temp_file(1 << 20)?; // 1 MiB of value capacity
+//! // 1 MiB of value capacity, in a region that leaves nothing behind
+//! // however this process dies (a sealed memfd on Linux).
+//! let mut mem = SharedMem::anonymous(1 << 20)?;
 //! mem.set_value(b"an input")?;
 //! mem.header().set_raw_in_mem(true);
 //!
@@ -18,7 +20,7 @@
 //! assert_eq!(mem.value()?, b"an input");
 //! mem.header().count().fetch_add(1, core::sync::atomic::Ordering::Relaxed);
 //!
-//! mem.close()?; // munmap, close, and remove the file
+//! mem.close()?; // munmap and close; there is no file to remove
 //! # Ok(()) }
 //! ```
 //!
@@ -26,14 +28,27 @@
 //!
 //! | feature    | default | what it adds |
 //! |------------|---------|--------------|
-//! | `std`      | yes     | [`SharedMem::temp_file`], [`set_worker_comm`], [`CoordinatorComm`], `std::error::Error` |
+//! | `std`      | yes     | [`SharedMem::temp_file`], [`SharedMem::remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], `std::error::Error` |
 //! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
 //! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
 //! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (module `capi`); without `std`, the panic handler a C staticlib needs |
 //!
 //! Without features the crate is `no_std`, allocates nothing, and still
-//! creates ([`SharedMem::create_in`], `SharedMem::memfd`), maps, resizes and
-//! reads regions, and takes a worker's descriptors ([`WorkerComm`]).
+//! creates ([`SharedMem::create_in`], [`SharedMem::anonymous_in`], and on
+//! Linux, Android and FreeBSD `SharedMem::memfd` and `SharedMem::anonymous`),
+//! maps, resizes and reads regions, removes orphaned files
+//! (`SharedMem::remove_orphans_in`, on Linux and Android; elsewhere it
+//! needs `alloc`), and takes a worker's descriptors ([`WorkerComm`]).
+//!
+//! # Nothing left behind
+//!
+//! Go names its region files `fuzz-*` in the temp directory and removes
+//! them on close, so a coordinator killed with `SIGKILL` leaves them there.
+//! [`SharedMem::anonymous`] is the region that cannot leak: a sealed memfd,
+//! or a file unlinked as soon as it is made ([`SharedMem::anonymous_in`]
+//! in a directory of your choice). Files that did leak, the crate's own
+//! `fuzz-<pid>-<8 hex digits>` ones, are removed by
+//! [`SharedMem::remove_orphans`] once their creator is gone.
 //!
 //! # Go parity
 //!
@@ -62,7 +77,8 @@
 //! mapping's [`Region::value`] and the other's [`SharedMem::value_mut`]
 //! would be a `&[u8]` and a `&mut [u8]` over the same bytes. So creating a
 //! region ([`SharedMem::temp_file`], [`SharedMem::create_in`],
-//! `SharedMem::memfd`) is safe, and adopting a descriptor that may already
+//! `SharedMem::memfd`, [`SharedMem::anonymous`], [`SharedMem::anonymous_in`])
+//! is safe, and adopting a descriptor that may already
 //! be mapped here ([`SharedMem::from_fd`], [`SharedMem::map_file`],
 //! [`WorkerComm::from_inherited`], [`WorkerComm::from_raw_fds`]) is
 //! `unsafe`, with that as its contract, as memmap2's file mappings are.
@@ -133,9 +149,11 @@
 //!
 //! # Platforms
 //!
-//! Linux, Android and FreeBSD have `SharedMem::memfd`; Linux resizes with
-//! `mremap`. Other Unix systems (macOS, the BSDs) use temp files and
-//! map-then-unmap resizing. Windows is not supported.
+//! Linux, Android and FreeBSD have `SharedMem::memfd`, which
+//! [`SharedMem::anonymous`] uses there; Linux resizes with `mremap`. Other
+//! Unix systems (macOS, the BSDs) use temp files (unlinked at once for
+//! [`SharedMem::anonymous`]) and map-then-unmap resizing. Windows is not
+//! supported.
 
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]

@@ -28,9 +28,10 @@ use crate::temp_file::{TempDir, TempFile};
 /// # One mapping per file in a process
 ///
 /// Creating a region ([`temp_file`](Self::temp_file),
-/// [`create_in`](Self::create_in), [`memfd`](Self::memfd)) is safe: the
-/// file is new, and this `SharedMem` is its only mapping here. Adopting a
-/// descriptor ([`from_fd`](Self::from_fd), [`map_file`](Self::map_file),
+/// [`create_in`](Self::create_in), [`memfd`](Self::memfd),
+/// [`anonymous`](Self::anonymous), [`anonymous_in`](Self::anonymous_in))
+/// is safe: the file is new, and this `SharedMem` is its only mapping here.
+/// Adopting a descriptor ([`from_fd`](Self::from_fd), [`map_file`](Self::map_file),
 /// [`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited)) is
 /// `unsafe`: if the same file were mapped twice in this process, one
 /// mapping's [`value`](Region::value) and the other's
@@ -203,6 +204,205 @@ impl SharedMem {
         let fd = sys::sealed_memfd(size)?;
         let base = sys::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
+    }
+
+    /// `memfd_create`, else `openat` and `unlinkat` at once—A new region in
+    /// the best backing this system has that leaves nothing behind when the
+    /// process dies, at any instant and by any means (`SIGKILL` included):
+    /// there is no name to remove, only a descriptor and a mapping, which
+    /// the kernel drops with the last process holding either. Shared with workers as any other
+    /// region ([`set_worker_comm`](crate::set_worker_comm) hands them its
+    /// descriptor), close-on-exec until then.
+    ///
+    /// By operating system:
+    ///
+    /// - **Linux, Android, FreeBSD**: a sealed memfd, as
+    ///   [`memfd`](Self::memfd); available without `std`.
+    /// - **Every other Unix** (macOS, NetBSD, OpenBSD, illumos...), with
+    ///   `std`: a file in the temp directory (`TMPDIR` if set and not
+    ///   empty, else `/tmp`) created as [`temp_file`](Self::temp_file)
+    ///   creates one, `fuzz-<pid>-<8 hex digits>`, and unlinked at once
+    ///   (these systems have no `O_TMPFILE`). A process killed between
+    ///   those two system calls leaves an empty file under its pid, which
+    ///   [`remove_orphans`](Self::remove_orphans) removes. Without `std`,
+    ///   use [`anonymous_in`](Self::anonymous_in).
+    ///
+    /// # Errors
+    ///
+    /// As [`memfd`](Self::memfd) (`EFBIG` above `RLIMIT_FSIZE`, never
+    /// `SIGXFSZ`), or, for a file, as [`temp_file`](Self::temp_file).
+    /// Nothing is left behind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut mem = fuzzshm::SharedMem::anonymous(1 << 20)?;
+    /// mem.set_value(b"input")?;
+    /// assert_eq!(mem.value()?, b"input");
+    /// # Ok::<(), fuzzshm::Error>(())
+    /// ```
+    #[cfg(any(feature = "std", fuzzshm_memfd))]
+    pub fn anonymous(capacity: usize) -> Result<SharedMem> {
+        #[cfg(fuzzshm_memfd)]
+        {
+            Self::memfd(capacity)
+        }
+        #[cfg(not(fuzzshm_memfd))]
+        {
+            let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+            Self::map_unnamed(TempFile::created_then_unlinked(TempDir::current()?)?, size)
+        }
+    }
+
+    /// [`anonymous`](Self::anonymous) for the C API where there is no
+    /// memfd: the temp directory is the one the C library's environment
+    /// names, as for `fuzzshm_temp_file`.
+    #[cfg(all(feature = "capi", not(fuzzshm_memfd)))]
+    pub(crate) fn anonymous_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
+        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        Self::map_unnamed(TempFile::created_then_unlinked(TempDir::open(path)?)?, size)
+    }
+
+    /// `openat(dir, ".", O_TMPFILE|O_RDWR|O_EXCL|O_CLOEXEC, 0600)`—A new
+    /// region in a file that has no name, in the directory open as `dir`,
+    /// on every Unix and without `std`: nothing to remove when the process
+    /// dies, and the file is on `dir`'s file system (a tmpfs of a chosen
+    /// size, a disk for regions too big for memory).
+    ///
+    /// By operating system: on Linux and Android, `O_TMPFILE` (with
+    /// `O_EXCL`, so no one holding the descriptor can give it a name
+    /// later); where the file system has no `O_TMPFILE` (`EOPNOTSUPP`,
+    /// some network and FUSE ones; `EISDIR` before Linux 3.11), and on
+    /// other systems, a file created as [`create_in`](Self::create_in)
+    /// creates one and unlinked at once, as in [`anonymous`](Self::anonymous).
+    /// `dir` is borrowed for the call only.
+    ///
+    /// # Errors
+    ///
+    /// As [`create_in`](Self::create_in): [`Error::SizeOverflow`], or
+    /// [`Error::Os`] if the file cannot be created, sized (`EFBIG` above
+    /// `RLIMIT_FSIZE`, never `SIGXFSZ`) or mapped. Nothing is left behind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rustix::fs::{openat, Mode, OFlags, CWD};
+    /// let dir = openat(CWD, "/tmp", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    /// let mut mem = fuzzshm::SharedMem::anonymous_in(&dir, 4096)?;
+    /// mem.set_value(b"input")?;
+    /// assert_eq!(rustix::fs::fstat(&mem)?.st_nlink, 0); // no name anywhere
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn anonymous_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
+        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        Self::map_unnamed(TempFile::unnamed_in(dir.as_fd())?, size)
+    }
+
+    /// Sizes and maps a file that has no name; on failure, closing it is
+    /// all the cleaning there is.
+    fn map_unnamed(fd: OwnedFd, size: usize) -> Result<SharedMem> {
+        sys::set_size(fd.as_fd(), size)?;
+        let base = sys::map(fd.as_fd(), size)?;
+        Ok(SharedMem::from_parts(base, size, fd, None))
+    }
+
+    /// `openat(dir, O_DIRECTORY)`, then as
+    /// [`remove_orphans_in`](Self::remove_orphans_in)—Removes the `fuzz-*`
+    /// files left in the directory at `dir` by processes that died without
+    /// closing their regions (a coordinator killed with `SIGKILL`), never
+    /// one whose creator is alive; returns how many it removed.
+    /// [`remove_orphans_in`](Self::remove_orphans_in) says exactly which
+    /// files those are, and where the pid in a name cannot tell.
+    ///
+    /// Call it at start-up on the temp directory
+    /// (`std::env::temp_dir()`), or switch to regions that cannot leak
+    /// ([`anonymous`](Self::anonymous)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] if `dir` cannot be opened (`ENOENT`, `ENOTDIR`,
+    /// `EACCES`) or listed, or a file in it cannot be examined or removed
+    /// for a reason other than those
+    /// [`remove_orphans_in`](Self::remove_orphans_in) passes over. Files
+    /// removed before the error stay removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # // A directory of the test's own: no one else's files are touched.
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # std::env::set_var("TMPDIR", tmp.path());
+    /// // A coordinator's start-up: clean what killed predecessors left.
+    /// let removed = fuzzshm::SharedMem::remove_orphans(std::env::temp_dir())?;
+    /// println!("removed {removed} orphaned fuzz-* files");
+    /// # assert_eq!(removed, 0);
+    /// # Ok::<(), fuzzshm::Error>(())
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn remove_orphans(dir: impl AsRef<std::path::Path>) -> Result<usize> {
+        let dir = sys::open_dir(dir.as_ref())?;
+        crate::temp_file::remove_orphans(dir.as_fd())
+    }
+
+    /// `getdents64`, `kill(pid, 0)`, `fstatat`, `unlinkat`—Removes from the
+    /// directory open as `dir` every regular file named as this crate
+    /// names temp files whose creating process is gone; returns how many
+    /// it removed.
+    ///
+    /// - **Only our names**: `fuzz-<pid>-<8 hex digits>` exactly, as
+    ///   [`temp_file`](Self::temp_file) and [`create_in`](Self::create_in)
+    ///   spell them (decimal pid without leading zeros, lowercase hex). Go's
+    ///   own `fuzz-<digits>` files, any other name, directories and
+    ///   symbolic links (whatever they point to) are never touched.
+    /// - **Only the dead's**: the pid in the name is asked about with
+    ///   `kill(pid, 0)`, which sends nothing. Only `ESRCH` (no such process)
+    ///   counts as gone; a live process, one this user may not signal
+    ///   (`EPERM`), and any other answer keep the file.
+    /// - Files it may not remove (`EPERM`, `EACCES`: another user's in a
+    ///   sticky `/tmp`) and files that went meanwhile (`ENOENT`) are passed
+    ///   over and not counted.
+    ///
+    /// The directory is listed through a descriptor of its own: `dir`'s
+    /// offset is untouched and the call can be repeated. On Linux and
+    /// Android it needs no allocation (a buffer on the stack); elsewhere
+    /// it needs the `alloc` feature.
+    ///
+    /// Limits, since a name carries only a pid:
+    ///
+    /// - **A reused pid keeps a file longer**: if the creator died and a new
+    ///   process got its number, the file stays until that one is gone too.
+    ///   Never the other way round: a live creator's file is never removed.
+    /// - **A creator in another pid namespace looks gone**: its pid means
+    ///   nothing here (or names another process), so its live region could
+    ///   be removed. Give each pid namespace (container, sandbox) a temp
+    ///   directory of its own (a private `TMPDIR`), or clean a shared one
+    ///   only from the namespace that creates the files in it.
+    /// - A dead creator not yet reaped by its parent (a zombie) counts as
+    ///   alive until it is.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] if `dir` cannot be listed (`ENOTDIR`, `EACCES`), or a
+    /// file cannot be examined (`fstatat`) or removed (`unlinkat`) for a
+    /// reason other than those passed over above. Files removed before the
+    /// error stay removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fuzzshm::SharedMem;
+    /// use rustix::fs::{open, Mode, OFlags};
+    /// let tmp = tempfile::tempdir()?;
+    /// let dir = open(tmp.path(), OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    /// let mine = SharedMem::create_in(&dir, 4096)?;
+    /// // Its creator, this process, is alive: the file is kept.
+    /// assert_eq!(SharedMem::remove_orphans_in(&dir)?, 0);
+    /// mine.close()?; // and removed here
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(fuzzshm_list_dir)]
+    pub fn remove_orphans_in(dir: impl AsFd) -> Result<usize> {
+        crate::temp_file::remove_orphans(dir.as_fd())
     }
 
     /// `sharedMemMapFile(f, size, false)`—Maps the first `size` bytes (header

@@ -19,17 +19,109 @@ pub(crate) fn create_exclusive(dir: BorrowedFd<'_>, name: &CStr) -> Result<Owned
     fs::openat(dir, name, flags, Mode::RUSR | Mode::WUSR).map_err(Error::os("openat"))
 }
 
+/// `openat(dir, ".", O_TMPFILE|O_RDWR|O_EXCL|O_CLOEXEC, 0600)`—A new,
+/// empty file in `dir` that has no name, so nothing is left of it once the
+/// last descriptor and mapping are gone, however the process ends.
+/// `O_EXCL` keeps it nameless: `linkat` cannot give it one later, whoever
+/// holds a descriptor.
+///
+/// `None` where the kernel or the file system cannot do it (the caller
+/// falls back to a named file): `EISDIR` from a kernel before 3.11, which
+/// reads `O_TMPFILE` as `O_DIRECTORY`; `EOPNOTSUPP` from a file system
+/// without it (some network and FUSE ones); `EINVAL` where the flag
+/// combination is refused.
+#[cfg(fuzzshm_tmpfile)]
+pub(crate) fn create_unnamed(dir: BorrowedFd<'_>) -> Result<Option<OwnedFd>> {
+    use rustix::io::Errno;
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::EXCL | OFlags::CLOEXEC;
+    match fs::openat(dir, c".", flags, Mode::RUSR | Mode::WUSR) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ISDIR | Errno::OPNOTSUPP | Errno::INVAL) => Ok(None),
+        Err(errno) => Err(Error::Os {
+            call: "openat(O_TMPFILE)",
+            errno,
+        }),
+    }
+}
+
 /// `openat(AT_FDCWD, path, O_RDONLY|O_DIRECTORY|O_CLOEXEC)`—Opens a directory
-/// to create files in.
-#[cfg(feature = "capi")]
+/// to create files in, or to list.
+#[cfg(any(feature = "std", feature = "capi"))]
 pub(crate) fn open_dir(path: impl rustix::path::Arg) -> Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     fs::openat(fs::CWD, path, flags, Mode::empty()).map_err(Error::os("openat"))
 }
 
-/// `unlinkat(dir, name, 0)`—Removes a file we created.
+/// `unlinkat(dir, name, 0)`—Removes a name: a file's, or a symbolic
+/// link's (never what it points to); never a directory's (without
+/// `AT_REMOVEDIR` the kernel refuses one).
 pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &CStr) -> Result<()> {
     fs::unlinkat(dir, name, AtFlags::empty()).map_err(Error::os("unlinkat"))
+}
+
+/// `openat(dir, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC)`, then `getdents64`
+/// (or `readdir` where there is none) to the end—Calls `each` with the
+/// name of every entry in `dir`, `.` and `..` included, and stops at the
+/// first error it returns.
+///
+/// The directory is read through a description of its own, so the
+/// caller's descriptor keeps its offset and every listing starts at the
+/// first entry. Entries removed meanwhile may or may not be listed; every
+/// other entry is listed once.
+#[cfg(fuzzshm_list_dir)]
+pub(crate) fn for_each_entry(
+    dir: BorrowedFd<'_>,
+    mut each: impl FnMut(&CStr) -> Result<()>,
+) -> Result<()> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let listing = fs::openat(dir, c".", flags, Mode::empty()).map_err(Error::os("openat"))?;
+    #[cfg(fuzzshm_getdents)]
+    {
+        // Entries are at most 280 bytes (a 255-byte name, NAME_MAX, and
+        // its record): a page holds a dozen of the longest, and on the
+        // stack no allocation is needed.
+        let mut buffer = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut entries = fs::RawDir::new(&listing, &mut buffer);
+        while let Some(entry) = entries.next() {
+            each(entry.map_err(Error::os("getdents64"))?.file_name())?;
+        }
+    }
+    #[cfg(not(fuzzshm_getdents))]
+    {
+        let mut entries = fs::Dir::new(listing).map_err(Error::os("fdopendir"))?;
+        while let Some(entry) = entries.read() {
+            each(entry.map_err(Error::os("readdir"))?.file_name())?;
+        }
+    }
+    Ok(())
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`—The type of the entry `name`
+/// itself: a symbolic link is a link, whatever it points to.
+#[cfg(fuzzshm_list_dir)]
+pub(crate) fn file_type_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<FileType> {
+    let stat = fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(Error::os("fstatat"))?;
+    Ok(FileType::from_raw_mode(stat.st_mode as _))
+}
+
+/// `kill(pid, 0)`—Asks the kernel about process `pid` without signalling
+/// it: `Ok` if it exists and this process may signal it, `ESRCH` if no
+/// process of this pid namespace has that number, `EPERM` if one does but
+/// belongs to someone this process may not signal. A zombie (dead, not yet
+/// reaped) still exists.
+#[cfg(fuzzshm_list_dir)]
+pub(crate) fn probe_process(pid: u32) -> Result<()> {
+    use rustix::process::{test_kill_process, Pid};
+    // `kill` reads 0 and negative numbers as process groups, never as one
+    // process: such a number is refused here, not sent.
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or(Error::Os {
+            call: "kill(pid, 0)",
+            errno: rustix::io::Errno::INVAL,
+        })?;
+    test_kill_process(pid).map_err(Error::os("kill(pid, 0)"))
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, min)`—A close-on-exec duplicate numbered at

@@ -200,7 +200,7 @@ fn header_compiles_as_cxx() {
         .arg(root("include/fuzzshm.h")));
 }
 
-/// `tests/c/pair.c`, linked once for both backings.
+/// `tests/c/pair.c`, linked once for every backing.
 fn pair() -> &'static Path {
     static PAIR: OnceLock<PathBuf> = OnceLock::new();
     PAIR.get_or_init(|| c_program("pair", true))
@@ -210,6 +210,17 @@ fn pair() -> &'static Path {
 fn c_coordinator_and_worker_over_a_memfd() {
     let output = run(Command::new(pair()).arg("memfd"));
     assert!(output.contains("pair memfd: ok"), "{output}");
+}
+
+#[test]
+fn c_coordinator_and_worker_over_an_anonymous_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(Command::new(pair())
+        .arg("anonymous")
+        .env("TMPDIR", dir.path()));
+    assert!(output.contains("pair anonymous: ok"), "{output}");
+    // Nothing named, ever: TMPDIR stays empty.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]

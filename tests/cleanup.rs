@@ -112,6 +112,8 @@ fn every_descriptor_is_close_on_exec() {
     regions.push(SharedMem::memfd(64).unwrap());
     let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
     regions.push(SharedMem::create_in(&dir, 64).unwrap());
+    regions.push(SharedMem::anonymous(64).unwrap());
+    regions.push(SharedMem::anonymous_in(&dir, 64).unwrap());
     for mem in &regions {
         let flags = rustix::io::fcntl_getfd(mem).unwrap();
         assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "{mem:?}");

@@ -31,6 +31,8 @@ fn each_backing(capacity: usize) -> Vec<(&'static str, fuzzshm::Result<SharedMem
         ("create_in", SharedMem::create_in(&dir, capacity)),
         #[cfg(target_os = "linux")]
         ("memfd", SharedMem::memfd(capacity)),
+        ("anonymous", SharedMem::anonymous(capacity)),
+        ("anonymous_in", SharedMem::anonymous_in(&dir, capacity)),
     ]
 }
 

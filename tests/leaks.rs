@@ -21,11 +21,15 @@ fn child_main() {
 /// mappings of region files count: a sanitizer's allocator maps memory of
 /// its own as the heap grows, which is not ours to account for.
 fn footprint() -> (usize, usize, usize) {
+    let tmp = std::env::temp_dir().to_str().unwrap().to_owned();
     let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
     let maps = std::fs::read_to_string("/proc/self/maps")
         .unwrap()
         .lines()
-        .filter(|line| line.contains("/fuzz-") || line.contains("memfd:fuzzshm"))
+        .filter(|line| {
+            // An unnamed file is mapped as `<its directory>/#<inode> (deleted)`.
+            line.contains("/fuzz-") || line.contains("memfd:fuzzshm") || line.contains(&tmp)
+        })
         .count();
     let files = std::fs::read_dir(std::env::temp_dir()).unwrap().count();
     (fds, maps, files)
@@ -49,6 +53,14 @@ fn cycles() {
         ),
         #[cfg(target_os = "linux")]
         ("memfd", Box::new(|| SharedMem::memfd(64 << 10).unwrap())),
+        (
+            "anonymous",
+            Box::new(|| SharedMem::anonymous(64 << 10).unwrap()),
+        ),
+        (
+            "anonymous_in",
+            Box::new(|| SharedMem::anonymous_in(&dir, 64 << 10).unwrap()),
+        ),
         (
             "from_fd of a dup",
             Box::new(|| {

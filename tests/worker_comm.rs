@@ -98,6 +98,17 @@ fn coordinator_and_worker_share_a_memfd_region() {
     exchange(SharedMem::memfd(4096).unwrap());
 }
 
+#[test]
+fn coordinator_and_worker_share_an_anonymous_region() {
+    exchange(SharedMem::anonymous(4096).unwrap());
+}
+
+#[test]
+fn coordinator_and_worker_share_an_unnamed_file_region() {
+    let dir = File::open(std::env::temp_dir()).unwrap();
+    exchange(SharedMem::anonymous_in(&dir, 4096).unwrap());
+}
+
 /// The inode numbers of the files behind `fds`, as the child compares them.
 fn inodes(fds: &[&dyn AsFd]) -> String {
     let numbers: Vec<String> = fds

@@ -2,7 +2,8 @@
  * in two processes, the way Go's fuzzer runs them: the worker inherits the
  * pipes as fds 3 and 4 and the region as fd 5.
  *
- *   pair memfd|temp   the coordinator: spawns `pair worker` and drives it
+ *   pair memfd|temp|anonymous   the coordinator: spawns `pair worker` and
+ *                               drives it
  *   pair worker       the worker (started by the coordinator only)
  *
  * The coordinator exits 0 and prints "pair <backing>: ok" when every check
@@ -180,6 +181,8 @@ static void check_refusals(void) {
     CHECK(fuzzshm_region_size(SIZE_MAX) == 0);
     EXPECT_STATUS(fuzzshm_temp_file(NULL, 16), FUZZSHM_ENULL);
     EXPECT_STATUS(fuzzshm_memfd(&closed, SIZE_MAX), FUZZSHM_ESIZE_OVERFLOW);
+    EXPECT_STATUS(fuzzshm_anonymous(NULL, 16), FUZZSHM_ENULL);
+    EXPECT_STATUS(fuzzshm_anonymous(&closed, SIZE_MAX), FUZZSHM_ESIZE_OVERFLOW);
     CHECK(fuzzshm_header(&closed) == NULL && fuzzshm_header(NULL) == NULL);
     CHECK(fuzzshm_capacity(&closed) == 0 && fuzzshm_fd(&closed) == -1);
     EXPECT_STATUS(fuzzshm_value(&closed, &data, &len), FUZZSHM_ECLOSED);
@@ -263,6 +266,8 @@ static int coordinator(const char *self, const char *backing) {
     size_t capacity = 1 << 20;
     if (strcmp(backing, "memfd") == 0) {
         OK(fuzzshm_memfd(&mem, capacity));
+    } else if (strcmp(backing, "anonymous") == 0) {
+        OK(fuzzshm_anonymous(&mem, capacity));
     } else {
         CHECK(strcmp(backing, "temp") == 0);
         OK(fuzzshm_temp_file(&mem, capacity));
@@ -335,7 +340,7 @@ static int coordinator(const char *self, const char *backing) {
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "worker") == 0) return worker();
     if (argc != 2) {
-        fprintf(stderr, "usage: %s memfd|temp\n", argv[0]);
+        fprintf(stderr, "usage: %s memfd|temp|anonymous\n", argv[0]);
         return 2;
     }
     return coordinator(argv[0], argv[1]);
