@@ -9,3 +9,20 @@ cargo run --release --example fuzz_loop -- --seconds 20 --out "$out" | tee "$out
 grep -q '^verified: replaying .* killed the target with signal' "$out/log"
 ls "$out"/crash-* >/dev/null
 echo "demo: crash found, recovered from shared memory and verified by replay"
+
+# A crash that is an exit code, as AddressSanitizer's reports are, is a
+# crash too; and the command line refuses what it cannot do, naming it.
+rm -rf "$out"/crash-*
+FUZZ_LOOP_CRASH=exit1 cargo run --release --example fuzz_loop -- \
+    --seconds 20 --out "$out" >"$out/log"
+grep -q '^verified: replaying .* failed the target with exit code 1' "$out/log" \
+    || { cat "$out/log"; exit 1; }
+bin="${CARGO_TARGET_DIR:-target}/release/examples"
+for bad in "--workers 0" "--workers x" "--bogus"; do
+    # shellcheck disable=SC2086 # the flags are words on purpose
+    if "$bin/fuzz_loop" $bad >"$out/refused" 2>&1; then echo "accepted $bad"; exit 1; fi
+    grep -q -- "${bad%% *}" "$out/refused" || { cat "$out/refused"; exit 1; }
+done
+"$bin/fuzz_loop" --replay /nonexistent >"$out/refused" 2>&1 && { echo "replayed a missing file"; exit 1; }
+grep -q "No such file" "$out/refused"
+echo "demo: an exit-code crash is a crash; bad flags and files are refused by name"

@@ -11,6 +11,13 @@
 //! same region. At the end it replays one recovered crash in a fresh process
 //! to prove the file really crashes the target.
 //!
+//! A worker that dies while running an input (`rawInMem` set) has crashed,
+//! whatever the way: a signal (here, the planted `abort`), or an exit code
+//! (AddressSanitizer's reports exit with 1). Crashes are deduplicated by
+//! their crash site, which for this toy target is how the worker died (the
+//! signal or exit code; a real runtime would hash the sanitizer's stack):
+//! the first input of each site is saved, the shortest kept, repeats counted.
+//!
 //! Regions are `SharedMem::anonymous`: nothing is left behind however the
 //! coordinator dies, `SIGKILL` included. `--temp-file` uses named `fuzz-*`
 //! files in the temp directory instead, as Go does, and first removes those
@@ -20,6 +27,7 @@
 //! cargo run --release --example fuzz_loop -- [--workers N] [--seconds S]
 //!     [--max-crashes K] [--out DIR] [--temp-file]
 //! cargo run --release --example fuzz_loop -- --replay FILE
+//! cargo run --release --example fuzz_loop -- --help
 //! ```
 
 use std::error::Error;
@@ -46,6 +54,28 @@ const SEEDS: &[&[u8]] = &[b"hello, fuzzer", b"shared memory!", b"0123456789abcde
 /// Tokens the mutator splices in, as a fuzzing dictionary would.
 const TOKENS: &[&[u8]] = &[b"FUZZ", b"SHM!", b"BOOM", b"\xff\xff", b"\0\0\0\0"];
 
+const USAGE: &str = "\
+usage: fuzz_loop [--workers N] [--seconds S] [--max-crashes K] [--out DIR] [--temp-file]
+       fuzz_loop --replay FILE
+
+A coordinator and its worker processes passing inputs through fuzzshm regions,
+as Go's fuzzer lays them out, on a toy target with a planted crash.
+
+  --workers N      worker processes (default: the number of CPUs; at least 1)
+  --seconds S      how long to fuzz (default 10)
+  --max-crashes K  stop after K crashes (default 5)
+  --out DIR        where crash files go (default $CARGO_TARGET_DIR/fuzz_loop,
+                   else target/fuzz_loop)
+  --temp-file      named fuzz-* files in $TMPDIR instead of regions that cannot
+                   leak; removes those of dead coordinators first
+  --replay FILE    run the target on FILE in a fresh process: exit 0 if it
+                   crashes the target, 1 if not
+  --help           this text
+
+FUZZ_LOOP_CRASH=exit1 makes the planted bug exit with code 1, as an
+AddressSanitizer report does, instead of aborting.
+";
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -56,12 +86,22 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("--replay") => {
-            let path = PathBuf::from(args.get(1).ok_or("--replay FILE")?);
+            let path = PathBuf::from(args.get(1).ok_or("--replay needs a FILE")?);
             let status = replay(&path)?;
             println!("{}: {}", path.display(), describe(status));
-            std::process::exit(if status.signal().is_some() { 0 } else { 1 });
+            std::process::exit(if crashed(status) { 0 } else { 1 });
         }
-        _ => coordinator(Options::parse(&args)?),
+        Some("--help" | "-h") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => match Options::parse(&args) {
+            Ok(options) => coordinator(options),
+            Err(error) => {
+                eprintln!("fuzz_loop: {error}\n\n{USAGE}");
+                std::process::exit(2);
+            }
+        },
     }
 }
 
@@ -76,7 +116,12 @@ fn target(input: &[u8]) {
         && input[12] == b'*'
     {
         // The planted crash: a real process death, as a memory-safety bug
-        // caught by a sanitizer would be.
+        // caught by a sanitizer would be: by a signal, or with
+        // FUZZ_LOOP_CRASH=exit1 by exit code 1, as AddressSanitizer ends a
+        // process it reports on.
+        if std::env::var_os("FUZZ_LOOP_CRASH").is_some_and(|how| how == "exit1") {
+            std::process::exit(1);
+        }
         std::process::abort();
     }
 }
@@ -204,27 +249,42 @@ struct Options {
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
+        let target_dir =
+            std::env::var_os("CARGO_TARGET_DIR").map_or("target".into(), PathBuf::from);
         let mut options = Options {
             workers: thread::available_parallelism().map_or(2, |n| n.get()),
             seconds: 10,
             max_crashes: 5,
-            out: PathBuf::from("target/fuzz_loop"),
+            out: target_dir.join("fuzz_loop"),
             temp_file: false,
         };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or(format!("{flag} needs a value"));
             match flag.as_str() {
-                "--workers" => options.workers = value()?.parse()?,
-                "--seconds" => options.seconds = value()?.parse()?,
-                "--max-crashes" => options.max_crashes = value()?.parse()?,
+                "--workers" => options.workers = number(flag, value()?)?,
+                "--seconds" => options.seconds = number(flag, value()?)?,
+                "--max-crashes" => options.max_crashes = number(flag, value()?)?,
                 "--out" => options.out = PathBuf::from(value()?),
                 "--temp-file" => options.temp_file = true,
-                other => return Err(format!("unknown argument {other}").into()),
+                other => return Err(format!("unknown argument {other:?}").into()),
             }
+        }
+        if options.workers == 0 {
+            return Err("--workers 0: at least one worker is needed".into());
         }
         Ok(options)
     }
+}
+
+/// A flag's numeric value, or an error that names the flag.
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|error| format!("{flag} {value:?}: {error}").into())
 }
 
 /// A region for one worker: one that cannot leak, unless `--temp-file`.
@@ -232,7 +292,11 @@ fn new_region(options: &Options) -> Result<(SharedMem, &'static str)> {
     if options.temp_file {
         return Ok((SharedMem::temp_file(MAX_INPUT)?, "temp file"));
     }
-    let backing = if cfg!(fuzzshm_memfd) {
+    let backing = if cfg!(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd"
+    )) {
         "anonymous (sealed memfd)"
     } else {
         "anonymous (unlinked temp file)"
@@ -244,8 +308,50 @@ fn new_region(options: &Options) -> Result<(SharedMem, &'static str)> {
 struct Shared {
     stop: AtomicBool,
     execs: Vec<AtomicU64>,
-    crashes: Mutex<Vec<PathBuf>>,
+    crashes: Mutex<Crashes>,
     max_crashes: usize,
+}
+
+/// The crashes seen: per crash site, the shortest input's file and how
+/// many times the site was hit.
+#[derive(Default)]
+struct Crashes {
+    sites: std::collections::BTreeMap<String, (PathBuf, usize, usize)>,
+    total: usize,
+}
+
+/// What a crash adds to what was known.
+enum Recorded {
+    /// A site not seen before: its input is saved.
+    NewSite,
+    /// A shorter input for a known site: saved, replacing this file.
+    Shorter(PathBuf),
+    /// A known site, and no shorter: counted only.
+    Repeat,
+}
+
+impl Crashes {
+    /// Records a crash at `site` whose input of `len` bytes would be saved
+    /// as `path`.
+    fn record(&mut self, site: &str, path: &Path, len: usize) -> Recorded {
+        self.total += 1;
+        match self.sites.get_mut(site) {
+            None => {
+                self.sites
+                    .insert(site.to_owned(), (path.to_owned(), 1, len));
+                Recorded::NewSite
+            }
+            Some((kept, hits, kept_len)) => {
+                *hits += 1;
+                if len < *kept_len {
+                    *kept_len = len;
+                    Recorded::Shorter(std::mem::replace(kept, path.to_owned()))
+                } else {
+                    Recorded::Repeat
+                }
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -276,7 +382,7 @@ fn coordinator(options: Options) -> Result<()> {
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         execs: (0..options.workers).map(|_| AtomicU64::new(0)).collect(),
-        crashes: Mutex::new(Vec::new()),
+        crashes: Mutex::new(Crashes::default()),
         max_crashes: options.max_crashes,
     });
     let mut threads = Vec::new();
@@ -319,7 +425,7 @@ fn coordinator(options: Options) -> Result<()> {
 fn report_progress(shared: &Shared, started: Instant, (at, before): (Instant, u64)) -> u64 {
     let (per_worker, total) = shared.execs();
     let rate = (total - before) as f64 / at.elapsed().as_secs_f64();
-    let crashes = shared.crashes.lock().map_or(0, |c| c.len());
+    let crashes = shared.crashes.lock().map_or(0, |c| c.total);
     println!(
         "[{:>4.1}s] execs {total:>12}  {:>8.2} M exec/s  crashes {crashes}  per worker {per_worker:?}",
         started.elapsed().as_secs_f64(),
@@ -395,22 +501,36 @@ fn recover_crash(
     shared: &Shared,
     out: &Path,
 ) -> Result<()> {
-    if status.signal().is_none() || !mem.header().raw_in_mem() {
+    if !mem.header().raw_in_mem() {
         return Err(format!("worker {id} failed outside a run: {}", describe(status)).into());
     }
+    // Died while running an input, however: a crash (ASan exits with 1).
     let input = mem.value_copy()?;
+    let site = describe(status);
     let path = out.join(format!("crash-{:016x}", fnv1a(&input)));
-    std::fs::write(&path, &input)?;
+    let mut crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
+    let saved = match crashes.record(&site, &path, input.len()) {
+        Recorded::NewSite => {
+            std::fs::write(&path, &input)?;
+            format!("new crash site, saved as {}", path.display())
+        }
+        Recorded::Shorter(replaced) => {
+            std::fs::write(&path, &input)?;
+            std::fs::remove_file(&replaced)?;
+            format!(
+                "shorter for a known site, saved as {} instead of {}",
+                path.display(),
+                replaced.display()
+            )
+        }
+        Recorded::Repeat => "known crash site, not saved".to_owned(),
+    };
     println!(
-        "worker {id} died ({}) after {} execs in its batch; input {} -> {}",
-        describe(status),
+        "worker {id} {site} after {} execs in its batch; input {} ({saved})",
         mem.header().count().load(Ordering::Relaxed),
         hex(&input),
-        path.display()
     );
-    let mut crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
-    crashes.push(path);
-    if crashes.len() >= shared.max_crashes {
+    if crashes.total >= shared.max_crashes {
         shared.stop.store(true, Ordering::Relaxed);
     }
     mem.header().set_raw_in_mem(false);
@@ -421,14 +541,23 @@ fn summarize(shared: &Shared, elapsed: Duration) -> Result<()> {
     let (per_worker, total) = shared.execs();
     let crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
     println!(
-        "summary: {total} execs in {:.1} s ({:.2} M exec/s), per worker {per_worker:?}, {} crashes",
+        "summary: {total} execs in {:.1} s ({:.2} M exec/s of a toy in-process target: \
+         the transport and the loop, not a real target's speed), per worker {per_worker:?}, \
+         {} crashes at {} distinct sites",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64() / 1e6,
-        crashes.len()
+        crashes.total,
+        crashes.sites.len()
     );
-    if let Some(first) = crashes.first() {
+    for (site, (path, hits, len)) in &crashes.sites {
+        println!(
+            "  {site}: {hits} hits, shortest input {len} bytes in {}",
+            path.display()
+        );
+    }
+    if let Some((first, ..)) = crashes.sites.values().next() {
         let status = replay(first)?;
-        if status.signal().is_none() {
+        if !crashed(status) {
             return Err(format!("{} does not crash the target", first.display()).into());
         }
         println!(
@@ -442,16 +571,25 @@ fn summarize(shared: &Shared, elapsed: Duration) -> Result<()> {
 
 /// Runs the target on a file in a fresh process.
 fn replay(path: &Path) -> Result<ExitStatus> {
+    // A file that cannot be read is an error, not a target that survived.
+    std::fs::metadata(path).map_err(|error| format!("{}: {error}", path.display()))?;
     Ok(Command::new(std::env::current_exe()?)
         .arg("--run-target")
         .arg(path)
         .status()?)
 }
 
+/// Whether a run of the target crashed it: a signal, or a failing exit
+/// code (a sanitizer's report).
+fn crashed(status: ExitStatus) -> bool {
+    !status.success()
+}
+
 fn describe(status: ExitStatus) -> String {
-    match status.signal() {
-        Some(signal) => format!("killed the target with signal {signal}"),
-        None => format!("did not crash ({status})"),
+    match (status.signal(), status.code()) {
+        (Some(signal), _) => format!("killed the target with signal {signal}"),
+        (None, Some(code)) if code != 0 => format!("failed the target with exit code {code}"),
+        _ => format!("did not crash ({status})"),
     }
 }
 
