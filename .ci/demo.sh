@@ -17,6 +17,14 @@ FUZZ_LOOP_CRASH=exit1 cargo run --release --example fuzz_loop -- \
     --seconds 20 --out "$out" >"$out/log"
 grep -q '^verified: replaying .* failed the target with exit code 1' "$out/log" \
     || { cat "$out/log"; exit 1; }
+# A worker that stops answering is killed after --timeout, and its input
+# saved as a hang.
+rm -rf "$out"/crash-*
+FUZZ_LOOP_CRASH=hang cargo run --release --example fuzz_loop -- \
+    --seconds 30 --timeout 2 --max-crashes 2 --out "$out" >"$out/log"
+grep -q 'hung (no answer within 2 s): 2 hits' "$out/log" || { cat "$out/log"; exit 1; }
+ls "$out"/crash-* >/dev/null
+
 bin="${CARGO_TARGET_DIR:-target}/release/examples"
 for bad in "--workers 0" "--workers x" "--bogus"; do
     # shellcheck disable=SC2086 # the flags are words on purpose

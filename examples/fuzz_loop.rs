@@ -55,7 +55,8 @@ const SEEDS: &[&[u8]] = &[b"hello, fuzzer", b"shared memory!", b"0123456789abcde
 const TOKENS: &[&[u8]] = &[b"FUZZ", b"SHM!", b"BOOM", b"\xff\xff", b"\0\0\0\0"];
 
 const USAGE: &str = "\
-usage: fuzz_loop [--workers N] [--seconds S] [--max-crashes K] [--out DIR] [--temp-file]
+usage: fuzz_loop [--workers N] [--seconds S] [--max-crashes K] [--timeout T] [--out DIR]
+                 [--temp-file]
        fuzz_loop --replay FILE
 
 A coordinator and its worker processes passing inputs through fuzzshm regions,
@@ -64,6 +65,8 @@ as Go's fuzzer lays them out, on a toy target with a planted crash.
   --workers N      worker processes (default: the number of CPUs; at least 1)
   --seconds S      how long to fuzz (default 10)
   --max-crashes K  stop after K crashes (default 5)
+  --timeout T      a worker that does not answer a batch within T seconds
+                   hangs: it is killed, and its input saved (default 10)
   --out DIR        where crash files go (default $CARGO_TARGET_DIR/fuzz_loop,
                    else target/fuzz_loop)
   --temp-file      named fuzz-* files in $TMPDIR instead of regions that cannot
@@ -73,7 +76,8 @@ as Go's fuzzer lays them out, on a toy target with a planted crash.
   --help           this text
 
 FUZZ_LOOP_CRASH=exit1 makes the planted bug exit with code 1, as an
-AddressSanitizer report does, instead of aborting.
+AddressSanitizer report does, instead of aborting; FUZZ_LOOP_CRASH=hang
+makes it hang.
 ";
 
 fn main() -> Result<()> {
@@ -118,11 +122,14 @@ fn target(input: &[u8]) {
         // The planted crash: a real process death, as a memory-safety bug
         // caught by a sanitizer would be: by a signal, or with
         // FUZZ_LOOP_CRASH=exit1 by exit code 1, as AddressSanitizer ends a
-        // process it reports on.
-        if std::env::var_os("FUZZ_LOOP_CRASH").is_some_and(|how| how == "exit1") {
-            std::process::exit(1);
+        // process it reports on; or with FUZZ_LOOP_CRASH=hang, no end.
+        match std::env::var_os("FUZZ_LOOP_CRASH") {
+            Some(how) if how == "exit1" => std::process::exit(1),
+            Some(how) if how == "hang" => loop {
+                std::thread::sleep(Duration::from_secs(1));
+            },
+            _ => std::process::abort(),
         }
-        std::process::abort();
     }
 }
 
@@ -243,6 +250,7 @@ struct Options {
     workers: usize,
     seconds: u64,
     max_crashes: usize,
+    timeout: u64,
     out: PathBuf,
     temp_file: bool,
 }
@@ -255,6 +263,7 @@ impl Options {
             workers: thread::available_parallelism().map_or(2, |n| n.get()),
             seconds: 10,
             max_crashes: 5,
+            timeout: 10,
             out: target_dir.join("fuzz_loop"),
             temp_file: false,
         };
@@ -265,6 +274,7 @@ impl Options {
                 "--workers" => options.workers = number(flag, value()?)?,
                 "--seconds" => options.seconds = number(flag, value()?)?,
                 "--max-crashes" => options.max_crashes = number(flag, value()?)?,
+                "--timeout" => options.timeout = number(flag, value()?)?,
                 "--out" => options.out = PathBuf::from(value()?),
                 "--temp-file" => options.temp_file = true,
                 other => return Err(format!("unknown argument {other:?}").into()),
@@ -290,7 +300,9 @@ where
 /// A region for one worker: one that cannot leak, unless `--temp-file`.
 fn new_region(options: &Options) -> Result<(SharedMem, &'static str)> {
     if options.temp_file {
-        return Ok((SharedMem::temp_file(MAX_INPUT)?, "temp file"));
+        let mut mem = SharedMem::temp_file(MAX_INPUT)?;
+        mem.reserve_whole()?;
+        return Ok((mem, "temp file"));
     }
     let backing = if cfg!(any(
         target_os = "linux",
@@ -301,7 +313,11 @@ fn new_region(options: &Options) -> Result<(SharedMem, &'static str)> {
     } else {
         "anonymous (unlinked temp file)"
     };
-    Ok((SharedMem::anonymous(MAX_INPUT)?, backing))
+    let mut mem = SharedMem::anonymous(MAX_INPUT)?;
+    // The worker mutates in place through `value_buffer_mut`: reserved, a
+    // full file system is an error here rather than a SIGBUS there.
+    mem.reserve_whole()?;
+    Ok((mem, backing))
 }
 
 /// What the worker threads share with the main thread.
@@ -310,6 +326,8 @@ struct Shared {
     execs: Vec<AtomicU64>,
     crashes: Mutex<Crashes>,
     max_crashes: usize,
+    /// How long a worker may take to answer a batch before it hangs.
+    timeout: Duration,
 }
 
 /// The crashes seen: per crash site, the shortest input's file and how
@@ -384,6 +402,7 @@ fn coordinator(options: Options) -> Result<()> {
         execs: (0..options.workers).map(|_| AtomicU64::new(0)).collect(),
         crashes: Mutex::new(Crashes::default()),
         max_crashes: options.max_crashes,
+        timeout: Duration::from_secs(options.timeout),
     });
     let mut threads = Vec::new();
     for id in 0..options.workers {
@@ -449,22 +468,30 @@ fn drive(id: usize, mut mem: SharedMem, shared: &Shared, out: &Path) -> Result<(
         let (child, comm) = CoordinatorComm::spawn(cmd, mem)?;
         let died;
         (mem, died) = serve(id, comm, child, shared, &mut round)?;
-        if let Some(status) = died {
-            recover_crash(id, &mem, status, shared, out)?;
+        if let Some(how) = died {
+            recover_crash(id, &mem, how, shared, out)?;
         }
     }
     Ok(())
 }
 
+/// How a worker ended a run.
+enum Death {
+    /// It died: a signal, or an exit code.
+    Exited(ExitStatus),
+    /// It did not answer in time, and was killed.
+    Hung(Duration),
+}
+
 /// Sends batches to one worker process until the stop flag or its death.
-/// Returns the region, and the worker's exit status if it died.
+/// Returns the region, and how the worker died if it did.
 fn serve(
     id: usize,
     comm: CoordinatorComm,
     mut child: Child,
     shared: &Shared,
     round: &mut usize,
-) -> Result<(SharedMem, Option<ExitStatus>)> {
+) -> Result<(SharedMem, Option<Death>)> {
     let CoordinatorComm {
         fuzz_in,
         fuzz_out,
@@ -483,30 +510,56 @@ fn serve(
         *round += 1;
         mem.header().count().store(0, Ordering::Relaxed);
         calls.write_all(&BATCH.to_le_bytes())?;
-        let alive = read_or_eof(&mut answers, &mut answer)?;
+        let answered = answer_within(&answers, shared.timeout)?;
+        let alive = answered && read_or_eof(&mut answers, &mut answer)?;
         let ran = u64::try_from(mem.header().count().load(Ordering::Relaxed)).unwrap_or(0);
         shared.execs[id].fetch_add(ran, Ordering::Relaxed);
+        if !answered {
+            child.kill()?;
+            child.wait()?;
+            return Ok((mem, Some(Death::Hung(shared.timeout))));
+        }
         if !alive {
-            return Ok((mem, Some(child.wait()?)));
+            return Ok((mem, Some(Death::Exited(child.wait()?))));
         }
     }
 }
 
-/// A worker died: if `rawInMem` is set, the region holds the input that
-/// killed it. Save it under a name derived from its bytes and report it.
+/// Whether the worker answers (or closes its end) within `timeout`.
+fn answer_within(answers: &File, timeout: Duration) -> Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs() as _,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    loop {
+        let mut ready = [PollFd::new(answers, PollFlags::IN)];
+        match poll(&mut ready, Some(&timeout)) {
+            Ok(n) => return Ok(n > 0),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+}
+
+/// A worker died or hung: if `rawInMem` is set, the region holds the input
+/// that did it. Save it under a name derived from its bytes and report it.
 fn recover_crash(
     id: usize,
     mem: &SharedMem,
-    status: ExitStatus,
+    how: Death,
     shared: &Shared,
     out: &Path,
 ) -> Result<()> {
+    let site = match how {
+        Death::Exited(status) => describe(status),
+        Death::Hung(timeout) => format!("hung (no answer within {} s)", timeout.as_secs()),
+    };
     if !mem.header().raw_in_mem() {
-        return Err(format!("worker {id} failed outside a run: {}", describe(status)).into());
+        return Err(format!("worker {id} failed outside a run: {site}").into());
     }
-    // Died while running an input, however: a crash (ASan exits with 1).
+    // Ended while running an input, however: a crash (ASan exits with 1).
     let input = mem.value_copy()?;
-    let site = describe(status);
     let path = out.join(format!("crash-{:016x}", fnv1a(&input)));
     let mut crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
     let saved = match crashes.record(&site, &path, input.len()) {
@@ -555,7 +608,11 @@ fn summarize(shared: &Shared, elapsed: Duration) -> Result<()> {
             path.display()
         );
     }
-    if let Some((first, ..)) = crashes.sites.values().next() {
+    let replayable = crashes
+        .sites
+        .iter()
+        .find(|(site, _)| !site.starts_with("hung"));
+    if let Some((_, (first, ..))) = replayable {
         let status = replay(first)?;
         if !crashed(status) {
             return Err(format!("{} does not crash the target", first.display()).into());
