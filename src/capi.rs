@@ -57,7 +57,7 @@ pub const FUZZSHM_ETOO_LARGE: c_int = 7;
 pub const FUZZSHM_ENOT_REGULAR_FILE: c_int = 8;
 /// [`Error::NotPipe`].
 pub const FUZZSHM_ENOT_PIPE: c_int = 9;
-/// [`Error::Shrink`].
+/// [`Error::ShrinkRefused`].
 pub const FUZZSHM_ESHRINK: c_int = 10;
 /// [`Error::Misaligned`].
 pub const FUZZSHM_EMISALIGNED: c_int = 11;
@@ -92,7 +92,7 @@ fn status_of(error: Error) -> c_int {
         Error::TooLarge { .. } => FUZZSHM_ETOO_LARGE,
         Error::NotRegularFile { .. } => FUZZSHM_ENOT_REGULAR_FILE,
         Error::NotPipe { .. } => FUZZSHM_ENOT_PIPE,
-        Error::Shrink { .. } => FUZZSHM_ESHRINK,
+        Error::ShrinkRefused { .. } => FUZZSHM_ESHRINK,
         Error::Misaligned { .. } => FUZZSHM_EMISALIGNED,
         Error::NameCollision { .. } => FUZZSHM_ENAME_COLLISION,
         Error::AlreadyTaken => FUZZSHM_EALREADY_TAKEN,

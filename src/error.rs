@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// `resize` was asked to make the region smaller; regions only grow, so
     /// a peer that still maps the old size can never fault.
-    Shrink {
+    ShrinkRefused {
         /// The current capacity.
         capacity: usize,
         /// The capacity that was asked for.
@@ -151,11 +151,11 @@ impl fmt::Debug for Error {
                 .field("needed", &needed)
                 .finish(),
             Error::TooLarge { size } => f.debug_struct("TooLarge").field("size", &size).finish(),
-            Error::Shrink {
+            Error::ShrinkRefused {
                 capacity,
                 requested,
             } => f
-                .debug_struct("Shrink")
+                .debug_struct("ShrinkRefused")
                 .field("capacity", &capacity)
                 .field("requested", &requested)
                 .finish(),
@@ -206,7 +206,7 @@ impl fmt::Display for Error {
                 write!(f, "not a regular file or memfd (st_mode {mode:#o})")
             }
             Error::NotPipe { fd, mode } => write!(f, "fd {fd} is not a pipe (st_mode {mode:#o})"),
-            Error::Shrink {
+            Error::ShrinkRefused {
                 capacity,
                 requested,
             } => write!(

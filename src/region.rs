@@ -26,7 +26,7 @@ pub struct Region {
     shadow: Shadow,
 }
 
-// SAFETY: a `Region` is a pointer and a length with no thread affinity. Its
+// SAFETY: a `Region` is a pointer and a size with no thread affinity. Its
 // `&self` methods touch the header only through atomics and read value bytes
 // only through shared slices, which is what `Sync` needs; writes need
 // `&mut self`, so two threads never write through the same `Region` at once.

@@ -632,7 +632,7 @@ impl SharedMem {
     ///
     /// # Errors
     ///
-    /// [`Error::Shrink`] if `capacity` is below the current one: a peer still
+    /// [`Error::ShrinkRefused`] if `capacity` is below the current one: a peer still
     /// mapping the old size must never lose pages under its feet.
     /// [`Error::SizeOverflow`], or [`Error::Os`] from `fstat`, `mremap`
     /// (`ENOMEM`, also under `RLIMIT_AS`), `ftruncate` (`EFBIG` above
@@ -652,7 +652,7 @@ impl SharedMem {
     pub fn resize(&mut self, capacity: usize) -> Result<()> {
         let current = self.region.capacity();
         if capacity < current {
-            return Err(Error::Shrink {
+            return Err(Error::ShrinkRefused {
                 capacity: current,
                 requested: capacity,
             });

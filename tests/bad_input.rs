@@ -158,7 +158,7 @@ fn every_bad_input() {
     // Shrinking is refused too.
     assert_eq!(
         mem.resize(4).unwrap_err(),
-        Error::Shrink {
+        Error::ShrinkRefused {
             capacity: 8,
             requested: 4
         }

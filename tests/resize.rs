@@ -84,7 +84,7 @@ fn resize_keeps_the_value_refuses_to_shrink_and_ignores_no_change() {
     assert_eq!(mem.capacity(), 100);
     assert_eq!(
         mem.resize(99).unwrap_err(),
-        Error::Shrink {
+        Error::ShrinkRefused {
             capacity: 100,
             requested: 99
         }

@@ -263,7 +263,7 @@ pub fn apply(subject: &mut (impl Subject + ?Sized), model: &mut Model, op: &Op) 
             let requested = usize::from(requested) % MAX_CAPACITY;
             if let Some(outcome) = subject.resize(requested) {
                 let expected = if requested < capacity {
-                    Err(Error::Shrink {
+                    Err(Error::ShrinkRefused {
                         capacity,
                         requested,
                     })
