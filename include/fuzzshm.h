@@ -38,20 +38,22 @@ extern "C" {
 #define FUZZSHM_FUZZ_OUT_FD 4 /* write end: the worker's answers */
 #define FUZZSHM_MEM_FD 5      /* the region's file or memfd */
 
-/* Status codes (0 is success; a negative status is -errno). */
+/* Status codes (0 is success; a negative status is -errno), with the
+ * message fuzzshm_strerror gives; tests/capi.rs checks both against the
+ * crate's status table (src/error.rs). */
 #define FUZZSHM_ENULL 1              /* a required pointer is null */
 #define FUZZSHM_ECLOSED 2            /* the handle is not open */
-#define FUZZSHM_ESIZE_OVERFLOW 3     /* header + capacity exceeds the address space */
-#define FUZZSHM_EVALUE_TOO_LARGE 4   /* a value or length beyond the capacity */
-#define FUZZSHM_ECORRUPT_VALUE_LEN 5 /* the header's valueLen is < 0 or > capacity */
-#define FUZZSHM_ETOO_SMALL 6         /* the file cannot hold the header or the size asked */
+#define FUZZSHM_ESIZE_OVERFLOW 3     /* the region would not fit in the address space */
+#define FUZZSHM_EVALUE_TOO_LARGE 4   /* the value exceeds the region's capacity */
+#define FUZZSHM_ECORRUPT_VALUE_LEN 5 /* the header's valueLen is negative or beyond the capacity */
+#define FUZZSHM_ETOO_SMALL 6         /* the file is too small for the header or the size asked */
 #define FUZZSHM_ETOO_LARGE 7         /* the file is larger than this process can map */
 #define FUZZSHM_ENOT_REGULAR_FILE 8  /* the descriptor is not a regular file or memfd */
-#define FUZZSHM_ENOT_PIPE 9          /* inherited fd 3 or 4 is not a pipe or socket */
+#define FUZZSHM_ENOT_PIPE 9          /* an inherited descriptor is not a pipe or socket */
 #define FUZZSHM_ESHRINK 10           /* regions never shrink */
-#define FUZZSHM_EMISALIGNED 11       /* memory not aligned for the header */
-#define FUZZSHM_ENAME_COLLISION 12   /* no free fuzz-* file name after many tries */
-#define FUZZSHM_EALREADY_TAKEN 13    /* fuzzshm_worker_comm was already called */
+#define FUZZSHM_EMISALIGNED 11       /* the memory is not aligned for the header */
+#define FUZZSHM_ENAME_COLLISION 12   /* no free fuzz-* file name */
+#define FUZZSHM_EALREADY_TAKEN 13    /* the worker's descriptors were already taken */
 
 /* The handle: opaque storage, filled by a constructor. */
 #define FUZZSHM_HANDLE_SIZE 128

@@ -28,7 +28,7 @@ use core::ptr;
 use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use static_assertions::const_assert;
 
-use crate::error::{Error, Result};
+use crate::error::{status_table, Error, Result};
 use crate::header::{region_size, Header};
 use crate::shared_mem::SharedMem;
 use crate::worker_comm::WorkerComm;
@@ -39,32 +39,51 @@ pub const HANDLE_SIZE: usize = 128;
 /// The alignment of `fuzzshm_t`.
 pub const HANDLE_ALIGN: usize = 8;
 
-/// A null pointer was passed where the function needs one.
-pub const FUZZSHM_ENULL: c_int = 1;
-/// The handle is not open: zeroed, never successfully created, or closed.
-pub const FUZZSHM_ECLOSED: c_int = 2;
-/// [`Error::SizeOverflow`].
-pub const FUZZSHM_ESIZE_OVERFLOW: c_int = 3;
-/// [`Error::ValueTooLarge`].
-pub const FUZZSHM_EVALUE_TOO_LARGE: c_int = 4;
-/// [`Error::CorruptValueLen`].
-pub const FUZZSHM_ECORRUPT_VALUE_LEN: c_int = 5;
-/// [`Error::TooSmall`].
-pub const FUZZSHM_ETOO_SMALL: c_int = 6;
-/// [`Error::TooLarge`].
-pub const FUZZSHM_ETOO_LARGE: c_int = 7;
-/// [`Error::NotRegularFile`].
-pub const FUZZSHM_ENOT_REGULAR_FILE: c_int = 8;
-/// [`Error::NotPipe`].
-pub const FUZZSHM_ENOT_PIPE: c_int = 9;
-/// [`Error::ShrinkRefused`].
-pub const FUZZSHM_ESHRINK: c_int = 10;
-/// [`Error::Misaligned`].
-pub const FUZZSHM_EMISALIGNED: c_int = 11;
-/// [`Error::NameCollision`].
-pub const FUZZSHM_ENAME_COLLISION: c_int = 12;
-/// [`Error::AlreadyTaken`].
-pub const FUZZSHM_EALREADY_TAKEN: c_int = 13;
+/// Generates, from the status table, the `FUZZSHM_E*` constants, [`STATUSES`],
+/// [`status_of`] and the messages of [`fuzzshm_strerror`].
+macro_rules! c_statuses {
+    (
+        c_only { $($c_name:ident = $c_number:literal, $c_message:literal;)* }
+        errors { $($variant:ident => $name:ident = $number:literal, $message:literal;)* }
+    ) => {
+        $(
+            #[doc = concat!("Status ", $c_number, ": ", $c_message, ".")]
+            pub const $c_name: c_int = $c_number;
+        )*
+        $(
+            #[doc = concat!(
+                "Status ", $number, ": ", $message,
+                " ([`Error::", stringify!($variant), "`])."
+            )]
+            pub const $name: c_int = $number;
+        )*
+
+        /// Every `FUZZSHM_E*` status code, by its C name, in the order of
+        /// the status table; `fuzzshm_strerror` gives each one's message.
+        pub const STATUSES: &[(&str, c_int)] = &[
+            $((stringify!($c_name), $c_name),)*
+            $((stringify!($name), $name),)*
+        ];
+
+        /// The status code for an error: a `FUZZSHM_E*` code or `-errno`.
+        fn status_of(error: Error) -> c_int {
+            match error {
+                Error::Os { errno, .. } => -errno.raw_os_error(),
+                $(Error::$variant { .. } => $name,)*
+            }
+        }
+
+        /// The status table's message for a positive status, NUL-terminated.
+        fn message_of(status: c_int) -> Option<&'static str> {
+            match status {
+                $($c_name => Some(concat!($c_message, "\0")),)*
+                $($name => Some(concat!($message, "\0")),)*
+                _ => None,
+            }
+        }
+    };
+}
+status_table!(c_statuses);
 
 /// What a `fuzzshm_t` holds: an open marker, then the region.
 #[repr(C)]
@@ -80,24 +99,6 @@ const OPEN: u64 = 0x6675_7a7a_7368_6d21; // "fuzzshm!"
 
 const_assert!(size_of::<Handle>() <= HANDLE_SIZE);
 const_assert!(align_of::<Handle>() <= HANDLE_ALIGN);
-
-/// The status code for an error: a `FUZZSHM_E*` code or `-errno`.
-fn status_of(error: Error) -> c_int {
-    match error {
-        Error::Os { errno, .. } => -errno.raw_os_error(),
-        Error::SizeOverflow { .. } => FUZZSHM_ESIZE_OVERFLOW,
-        Error::ValueTooLarge { .. } => FUZZSHM_EVALUE_TOO_LARGE,
-        Error::CorruptValueLen { .. } => FUZZSHM_ECORRUPT_VALUE_LEN,
-        Error::TooSmall { .. } => FUZZSHM_ETOO_SMALL,
-        Error::TooLarge { .. } => FUZZSHM_ETOO_LARGE,
-        Error::NotRegularFile { .. } => FUZZSHM_ENOT_REGULAR_FILE,
-        Error::NotPipe { .. } => FUZZSHM_ENOT_PIPE,
-        Error::ShrinkRefused { .. } => FUZZSHM_ESHRINK,
-        Error::Misaligned { .. } => FUZZSHM_EMISALIGNED,
-        Error::NameCollision { .. } => FUZZSHM_ENAME_COLLISION,
-        Error::AlreadyTaken => FUZZSHM_EALREADY_TAKEN,
-    }
-}
 
 fn status(result: Result<()>) -> c_int {
     result.map_or_else(status_of, |()| 0)
@@ -164,11 +165,12 @@ unsafe fn open_mut<'a>(handle: *mut Handle) -> core::result::Result<&'a mut Shar
     }
 }
 
-/// Takes ownership of a descriptor number, refusing one that cannot be.
-fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
+/// Takes ownership of a descriptor number, refusing a negative one with
+/// `EBADF` in the name of `caller`, the C function it was passed to.
+fn owned_fd(caller: &'static str, fd: RawFd) -> Result<OwnedFd> {
     if fd < 0 {
         return Err(Error::Os {
-            call: "fuzzshm_from_fd",
+            call: caller,
             errno: rustix::io::Errno::BADF,
         });
     }
@@ -223,13 +225,20 @@ pub unsafe extern "C" fn fuzzshm_create_in(
     dir_fd: c_int,
     capacity: usize,
 ) -> c_int {
-    if dir_fd < 0 {
-        return -rustix::io::Errno::BADF.raw_os_error();
-    }
-    // SAFETY: borrowed for this call only; the caller keeps it open.
-    let dir = unsafe { rustix::fd::BorrowedFd::borrow_raw(dir_fd) };
+    let make = || {
+        if dir_fd < 0 {
+            return Err(Error::Os {
+                call: "fuzzshm_create_in",
+                errno: rustix::io::Errno::BADF,
+            });
+        }
+        // SAFETY: non-negative, so an open descriptor by the caller's
+        // contract; borrowed for this call only, and the caller keeps it open.
+        let dir = unsafe { rustix::fd::BorrowedFd::borrow_raw(dir_fd) };
+        SharedMem::create_in(dir, capacity)
+    };
     // SAFETY: the caller's contract, passed on.
-    unsafe { construct(out, || SharedMem::create_in(dir, capacity)) }
+    unsafe { construct(out, make) }
 }
 
 /// [`SharedMem::memfd`]: a region of `capacity` value bytes in a sealed
@@ -286,7 +295,11 @@ pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) ->
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
     // SAFETY: the caller's contract, passed on: `fd` is theirs to give, and
     // no other mapping of its file is in this process.
-    unsafe { construct(out, || owned_fd(fd).and_then(|fd| SharedMem::from_fd(fd))) }
+    unsafe {
+        construct(out, || {
+            owned_fd("fuzzshm_from_fd", fd).and_then(|fd| SharedMem::from_fd(fd))
+        })
+    }
 }
 
 /// [`SharedMem::map_file`]: maps the first `size` bytes (header included)
@@ -300,7 +313,7 @@ pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usi
     // SAFETY: the caller's contract, passed on.
     unsafe {
         construct(out, || {
-            owned_fd(fd).and_then(|fd| SharedMem::map_file(fd, size))
+            owned_fd("fuzzshm_map_file", fd).and_then(|fd| SharedMem::map_file(fd, size))
         })
     }
 }
@@ -583,25 +596,13 @@ pub unsafe extern "C" fn fuzzshm_remap(mem: *mut Handle, changed: *mut c_int) ->
 /// names the class only (use `strerror(-status)` for the rest).
 #[no_mangle]
 pub extern "C" fn fuzzshm_strerror(status: c_int) -> *const c_char {
-    let text: &'static CStr = match status {
-        0 => c"success",
-        FUZZSHM_ENULL => c"a required pointer is null",
-        FUZZSHM_ECLOSED => c"the handle is not open",
-        FUZZSHM_ESIZE_OVERFLOW => c"the region would not fit in the address space",
-        FUZZSHM_EVALUE_TOO_LARGE => c"the value exceeds the region's capacity",
-        FUZZSHM_ECORRUPT_VALUE_LEN => c"the header's valueLen is negative or beyond the capacity",
-        FUZZSHM_ETOO_SMALL => c"the file is too small for the size asked",
-        FUZZSHM_ETOO_LARGE => c"the file is larger than this process can map",
-        FUZZSHM_ENOT_REGULAR_FILE => c"the descriptor is not a regular file or memfd",
-        FUZZSHM_ENOT_PIPE => c"an inherited descriptor is not a pipe",
-        FUZZSHM_ESHRINK => c"regions never shrink",
-        FUZZSHM_EMISALIGNED => c"the memory is not aligned for the header",
-        FUZZSHM_ENAME_COLLISION => c"no free fuzz-* file name",
-        FUZZSHM_EALREADY_TAKEN => c"the worker's descriptors were already taken",
-        code if code < 0 => c"a system call failed; -status is its errno",
-        _ => c"unknown fuzzshm status",
+    let text = match (status, message_of(status)) {
+        (0, _) => "success\0",
+        (_, Some(message)) => message,
+        (code, None) if code < 0 => "a system call failed; -status is its errno\0",
+        (_, None) => "unknown fuzzshm status\0",
     };
-    text.as_ptr()
+    text.as_ptr().cast()
 }
 
 /// A `no_std` staticlib needs a panic handler, and the C program linking it
@@ -624,4 +625,46 @@ fn abort_on_panic(_: &core::panic::PanicInfo<'_>) -> ! {
 extern "C" fn rust_eh_personality() {
     // SAFETY: `abort` has no preconditions and does not return.
     unsafe { libc::abort() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::collections::BTreeSet;
+
+    /// `Display` starts with the message `fuzzshm_strerror` gives for the
+    /// error's status: one wording, in Rust and in C.
+    #[test]
+    fn display_starts_with_the_c_message() {
+        let errors = [
+            Error::SizeOverflow { capacity: 1 },
+            Error::ValueTooLarge {
+                len: 2,
+                capacity: 1,
+            },
+            Error::CorruptValueLen {
+                value_len: -1,
+                capacity: 1,
+            },
+            Error::TooSmall { size: 1, needed: 2 },
+            Error::TooLarge { size: 1 },
+            Error::NotRegularFile { mode: 0o40755 },
+            Error::NotPipe { fd: 3, mode: 0 },
+            Error::ShrinkRefused {
+                capacity: 2,
+                requested: 1,
+            },
+            Error::Misaligned { addr: 1, align: 8 },
+            Error::NameCollision { attempts: 1 },
+            Error::AlreadyTaken,
+        ];
+        let codes: BTreeSet<c_int> = errors.iter().map(|&error| status_of(error)).collect();
+        assert_eq!(codes.len(), STATUSES.len() - 2, "an error per code");
+        for error in errors {
+            let message = message_of(status_of(error)).unwrap();
+            let message = message.strip_suffix('\0').unwrap();
+            let shown = alloc::format!("{error}");
+            assert!(shown.starts_with(message), "{shown:?} against {message:?}");
+        }
+    }
 }

@@ -173,55 +173,104 @@ impl fmt::Debug for Error {
     }
 }
 
+/// The status table: every `FUZZSHM_E*` code of the C ABI, its number and
+/// its one-line message, written once. It calls `$then!` with the table,
+/// so that each user generates what it needs from the same rows: this
+/// module the messages `Display` starts with, `capi` the C constants,
+/// `status_of`, `fuzzshm_strerror` and the list the tests compare with
+/// `include/fuzzshm.h` (whose `#define`s and comments must match it).
+///
+/// `c_only` rows have no [`Error`] variant; `errors` rows map a variant to
+/// its code. [`Error::Os`] has no row: its status is `-errno`. The numbers
+/// are ABI: never change or reuse one.
+macro_rules! status_table {
+    ($then:ident) => {
+        $then! {
+            c_only {
+                FUZZSHM_ENULL = 1, "a required pointer is null";
+                FUZZSHM_ECLOSED = 2, "the handle is not open";
+            }
+            errors {
+                SizeOverflow => FUZZSHM_ESIZE_OVERFLOW = 3,
+                    "the region would not fit in the address space";
+                ValueTooLarge => FUZZSHM_EVALUE_TOO_LARGE = 4,
+                    "the value exceeds the region's capacity";
+                CorruptValueLen => FUZZSHM_ECORRUPT_VALUE_LEN = 5,
+                    "the header's valueLen is negative or beyond the capacity";
+                TooSmall => FUZZSHM_ETOO_SMALL = 6,
+                    "the file is too small for the header or the size asked";
+                TooLarge => FUZZSHM_ETOO_LARGE = 7,
+                    "the file is larger than this process can map";
+                NotRegularFile => FUZZSHM_ENOT_REGULAR_FILE = 8,
+                    "the descriptor is not a regular file or memfd";
+                NotPipe => FUZZSHM_ENOT_PIPE = 9,
+                    "an inherited descriptor is not a pipe or socket";
+                ShrinkRefused => FUZZSHM_ESHRINK = 10,
+                    "regions never shrink";
+                Misaligned => FUZZSHM_EMISALIGNED = 11,
+                    "the memory is not aligned for the header";
+                NameCollision => FUZZSHM_ENAME_COLLISION = 12,
+                    "no free fuzz-* file name";
+                AlreadyTaken => FUZZSHM_EALREADY_TAKEN = 13,
+                    "the worker's descriptors were already taken";
+            }
+        }
+    };
+}
+#[cfg(feature = "capi")]
+pub(crate) use status_table;
+
+/// Generates [`Error::summary`] from the status table.
+macro_rules! summaries {
+    (
+        c_only { $($_c_name:ident = $_c_number:literal, $_c_message:literal;)* }
+        errors { $($variant:ident => $_name:ident = $_number:literal, $message:literal;)* }
+    ) => {
+        impl Error {
+            /// The status table's one-line message for this error, which
+            /// `Display` starts with and the C `fuzzshm_strerror` returns;
+            /// for [`Error::Os`], the class only (`Display` names the call).
+            fn summary(&self) -> &'static str {
+                match self {
+                    Error::Os { .. } => "a system call failed",
+                    $(Error::$variant { .. } => $message,)*
+                }
+            }
+        }
+    };
+}
+status_table!(summaries);
+
+/// The status table's message, then what this instance holds; an
+/// [`Error::Os`] names its call and errno instead.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let summary = self.summary();
         match *self {
             Error::Os { call, errno } => write!(f, "{call} failed: {errno}"),
-            Error::SizeOverflow { capacity } => {
-                write!(
-                    f,
-                    "a region of capacity {capacity} does not fit in the address space"
-                )
-            }
+            Error::SizeOverflow { capacity } => write!(f, "{summary} (capacity {capacity})"),
             Error::ValueTooLarge { len, capacity } => {
-                write!(
-                    f,
-                    "value of {len} bytes exceeds the capacity of {capacity} bytes"
-                )
+                write!(f, "{summary}: {len} bytes, capacity {capacity}")
             }
             Error::CorruptValueLen {
                 value_len,
                 capacity,
-            } => write!(
-                f,
-                "corrupt valueLen {value_len} in the header (capacity {capacity})"
-            ),
+            } => write!(f, "{summary}: valueLen {value_len}, capacity {capacity}"),
             Error::TooSmall { size, needed } => {
-                write!(f, "size {size} is too small: {needed} bytes needed")
+                write!(f, "{summary}: {size} bytes, {needed} needed")
             }
-            Error::TooLarge { size } => {
-                write!(f, "file of {size} bytes exceeds the maximum mappable size")
-            }
-            Error::NotRegularFile { mode } => {
-                write!(f, "not a regular file or memfd (st_mode {mode:#o})")
-            }
-            Error::NotPipe { fd, mode } => write!(f, "fd {fd} is not a pipe (st_mode {mode:#o})"),
+            Error::TooLarge { size } => write!(f, "{summary}: {size} bytes"),
+            Error::NotRegularFile { mode } => write!(f, "{summary} (st_mode {mode:#o})"),
+            Error::NotPipe { fd, mode } => write!(f, "{summary}: fd {fd} (st_mode {mode:#o})"),
             Error::ShrinkRefused {
                 capacity,
                 requested,
-            } => write!(
-                f,
-                "cannot shrink a region from capacity {capacity} to {requested}"
-            ),
+            } => write!(f, "{summary}: capacity {capacity}, {requested} asked"),
             Error::Misaligned { addr, align } => {
-                write!(f, "address {addr:#x} is not aligned to {align} bytes")
+                write!(f, "{summary}: address {addr:#x}, alignment {align}")
             }
-            Error::NameCollision { attempts } => {
-                write!(f, "no free fuzz-* name after {attempts} attempts")
-            }
-            Error::AlreadyTaken => {
-                f.write_str("the worker's inherited descriptors were already taken")
-            }
+            Error::NameCollision { attempts } => write!(f, "{summary} after {attempts} attempts"),
+            Error::AlreadyTaken => f.write_str(summary),
         }
     }
 }

@@ -135,21 +135,13 @@ fn header_numbers_and_layout_match_the_crate() {
         ("FUZZ_IN_FD", fuzzshm::FUZZ_IN_FD.into()),
         ("FUZZ_OUT_FD", fuzzshm::FUZZ_OUT_FD.into()),
         ("MEM_FD", fuzzshm::MEM_FD.into()),
-        ("ENULL", FUZZSHM_ENULL.into()),
-        ("ECLOSED", FUZZSHM_ECLOSED.into()),
-        ("ESIZE_OVERFLOW", FUZZSHM_ESIZE_OVERFLOW.into()),
-        ("EVALUE_TOO_LARGE", FUZZSHM_EVALUE_TOO_LARGE.into()),
-        ("ECORRUPT_VALUE_LEN", FUZZSHM_ECORRUPT_VALUE_LEN.into()),
-        ("ETOO_SMALL", FUZZSHM_ETOO_SMALL.into()),
-        ("ETOO_LARGE", FUZZSHM_ETOO_LARGE.into()),
-        ("ENOT_REGULAR_FILE", FUZZSHM_ENOT_REGULAR_FILE.into()),
-        ("ENOT_PIPE", FUZZSHM_ENOT_PIPE.into()),
-        ("ESHRINK", FUZZSHM_ESHRINK.into()),
-        ("EMISALIGNED", FUZZSHM_EMISALIGNED.into()),
-        ("ENAME_COLLISION", FUZZSHM_ENAME_COLLISION.into()),
-        ("EALREADY_TAKEN", FUZZSHM_EALREADY_TAKEN.into()),
     ]
     .into_iter()
+    // Every status code, from the crate's status table.
+    .chain(STATUSES.iter().map(|&(name, number)| {
+        let name = name.strip_prefix("FUZZSHM_").unwrap();
+        (name, number.into())
+    }))
     .collect();
     for (name, value) in &expected {
         assert_eq!(printed.get(*name), Some(value), "{name}: C against Rust");
@@ -162,6 +154,47 @@ fn header_numbers_and_layout_match_the_crate() {
         );
     }
     assert_eq!(printed.len(), expected.len(), "layout.c prints {printed:?}");
+}
+
+/// The status table as `fuzzshm.h` writes it: each `#define FUZZSHM_E*`
+/// line's name, number and comment, in the header's order.
+fn header_statuses() -> Vec<(String, i32, String)> {
+    let header = std::fs::read_to_string(root("include/fuzzshm.h")).unwrap();
+    header
+        .lines()
+        .filter(|line| line.starts_with("#define FUZZSHM_E"))
+        .map(|line| {
+            let line = line.strip_prefix("#define ").unwrap();
+            let (name, rest) = line.split_once(' ').unwrap();
+            let (number, comment) = rest.split_once(' ').unwrap();
+            let comment = comment.trim_start().strip_prefix("/* ");
+            let comment = comment.and_then(|comment| comment.strip_suffix(" */"));
+            let comment = comment.unwrap_or_else(|| panic!("{name}: no /* comment */"));
+            (name.to_owned(), number.parse().unwrap(), comment.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn header_status_codes_and_comments_are_the_status_table() {
+    let table: Vec<(String, i32, String)> = STATUSES
+        .iter()
+        .map(|&(name, number)| {
+            let message = fuzzshm_strerror(number);
+            // SAFETY: `fuzzshm_strerror` returns a static NUL-terminated string.
+            let message = unsafe { std::ffi::CStr::from_ptr(message) };
+            (
+                name.to_owned(),
+                number,
+                message.to_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(header_statuses(), table);
+    // Numbers are distinct and positive (0 is success, negatives -errno).
+    let numbers: BTreeSet<i32> = STATUSES.iter().map(|&(_, number)| number).collect();
+    assert_eq!(numbers.len(), STATUSES.len());
+    assert!(numbers.iter().all(|&number| number > 0));
 }
 
 /// The function names a text declares: the identifier before each `(` of
