@@ -5,6 +5,7 @@
 # warnings as errors (an unused import under a cfg is a warning). ~1 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib/features.sh
 base="${CARGO_TARGET_DIR:-$PWD/target}"
 checked=(aarch64-unknown-linux-gnu x86_64-unknown-freebsd x86_64-apple-darwin)
 unsupported=x86_64-pc-windows-gnu
@@ -28,9 +29,10 @@ cargo test --target i686-unknown-linux-gnu --doc --features capi
 export CARGO_TARGET_DIR="$base/check" RUSTFLAGS="-D warnings"
 for target in "${checked[@]}"; do
     echo "--- cargo check --target $target"
-    cargo check --target "$target" --lib --no-default-features
-    cargo check --target "$target" --lib --no-default-features --features alloc
-    cargo check --target "$target" --lib --no-default-features --features capi
+    for features in "${FEATURES[@]}"; do
+        # shellcheck disable=SC2086 # the features are words on purpose
+        cargo check --target "$target" --lib $features
+    done
     case "$target" in
         # Linux: everything, benches included.
         *-linux-*) cargo check --target "$target" --all-targets ;;

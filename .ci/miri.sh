@@ -6,7 +6,7 @@
 # on a fresh machine (the nightly, and Miri's sysroot for each target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source .ci/nightly.sh
+source .ci/lib/nightly.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/miri"
 # Each test runs single-threaded, so Miri's weak-memory (store buffer)
 # emulation has nothing to find; on nightly-2026-05-20 it also hits an

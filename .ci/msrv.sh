@@ -5,12 +5,12 @@
 # the toolchain's download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib/features.sh
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 rustup toolchain list | grep -q "^$msrv" \
     || rustup toolchain install "$msrv" --profile minimal >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/msrv"
-for features in "" "--no-default-features" "--no-default-features --features alloc" \
-    "--no-default-features --features capi" "--features capi" "--features use-libc"; do
+for features in "${FEATURES[@]}"; do
     echo "--- cargo +$msrv build --lib $features"
     # shellcheck disable=SC2086 # the features are words on purpose
     cargo "+$msrv" build --quiet --lib $features

@@ -6,7 +6,7 @@
 # proc-macros are not instrumented.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source .ci/nightly.sh
+source .ci/lib/nightly.sh
 bash .ci/go.sh # tests/go_layout.rs asks Go's compiler for the offsets
 base="${CARGO_TARGET_DIR:-$PWD/target}"
 host=x86_64-unknown-linux-gnu
