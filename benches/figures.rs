@@ -363,11 +363,14 @@ impl Bench {
         let base = mem.as_ptr();
         let mut candidates: Vec<Candidate> = vec![
             ("fuzzshm", repeat(|| per_exec_step(&mem))),
-            // SAFETY: `base` is the live mapping of `mem`, which outlives
-            // the candidates; the length it holds is valid (set above).
             (
                 "raw pointers",
-                repeat(|| unsafe { raw_per_exec_step(base) }),
+                repeat(|| {
+                    // SAFETY: `base` is the live mapping of `mem`, which
+                    // outlives the candidates; the length it holds is valid
+                    // (set above).
+                    unsafe { raw_per_exec_step(base) }
+                }),
             ),
         ];
         let t = self.run_rounds(self.batch(2_000_000), &mut candidates, None);

@@ -174,6 +174,8 @@ mod x86_64 {
     };
     use core::sync::atomic::{AtomicU8, Ordering};
 
+    use static_assertions::const_assert;
+
     /// Whether the CPU has AVX and the kernel saves its registers; asked
     /// once, with `cpuid` and `xgetbv` (no `std`, so no
     /// `is_x86_feature_detected!`).
@@ -220,8 +222,8 @@ mod x86_64 {
     const BLOCK: usize = 128;
 
     // `copy_avx` needs room for its head and tail.
-    const _: () = assert!(super::VECTOR_THRESHOLD >= 2 * BLOCK);
-    const _: () = assert!(super::STREAMING_THRESHOLD >= 2 * BLOCK);
+    const_assert!(super::VECTOR_THRESHOLD >= 2 * BLOCK);
+    const_assert!(super::STREAMING_THRESHOLD >= 2 * BLOCK);
 
     /// The vector copy, for `len >= VECTOR_THRESHOLD`: whole blocks of 128
     /// bytes aligned to `dst`, with cached stores ([`cached_blocks`]) or

@@ -156,8 +156,6 @@
 //! supported.
 
 #![no_std]
-#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
-#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "alloc")]

@@ -118,7 +118,8 @@ fn from_raw_parts_checks_what_it_can() {
     struct Word([u8; 8]);
     let mut words = vec![Word([0; 8]); 16];
     let base = NonNull::new(words.as_mut_ptr().cast::<u8>()).unwrap();
-    // SAFETY (all three): `words` outlives the calls and is unused otherwise.
+    // SAFETY: `words` outlives the calls and is unused otherwise (and so
+    // for the two calls below).
     let too_small = unsafe { Region::from_raw_parts(base, HEADER_SIZE - 1) };
     assert_eq!(
         too_small.unwrap_err(),
