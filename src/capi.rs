@@ -21,6 +21,8 @@
 //!   `panic = "abort"`, and an `extern "C"` function aborts rather than
 //!   unwind in any case.
 
+#![deny(clippy::multiple_unsafe_ops_per_block)]
+
 use core::ffi::{c_char, c_int, CStr};
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
@@ -293,13 +295,14 @@ pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) ->
 /// process while the handle is open.
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
-    // SAFETY: the caller's contract, passed on: `fd` is theirs to give, and
-    // no other mapping of its file is in this process.
-    unsafe {
-        construct(out, || {
-            owned_fd("fuzzshm_from_fd", fd).and_then(|fd| SharedMem::from_fd(fd))
-        })
-    }
+    let make = || {
+        let fd = owned_fd("fuzzshm_from_fd", fd)?;
+        // SAFETY: the caller's contract, passed on: no other mapping of the
+        // file is alive in this process.
+        unsafe { SharedMem::from_fd(fd) }
+    };
+    // SAFETY: `out` is null or valid for writes (the caller's contract).
+    unsafe { construct(out, make) }
 }
 
 /// [`SharedMem::map_file`]: maps the first `size` bytes (header included)
@@ -310,12 +313,14 @@ pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
 /// As [`fuzzshm_from_fd`].
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usize) -> c_int {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        construct(out, || {
-            owned_fd("fuzzshm_map_file", fd).and_then(|fd| SharedMem::map_file(fd, size))
-        })
-    }
+    let make = || {
+        let fd = owned_fd("fuzzshm_map_file", fd)?;
+        // SAFETY: the caller's contract, passed on: no other mapping of the
+        // file is alive in this process.
+        unsafe { SharedMem::map_file(fd, size) }
+    };
+    // SAFETY: `out` is null or valid for writes (the caller's contract).
+    unsafe { construct(out, make) }
 }
 
 /// [`WorkerComm::from_inherited`]: a worker takes fds 3 (`fuzz_in`), 4
@@ -343,11 +348,11 @@ pub unsafe extern "C" fn fuzzshm_worker_comm(
     // SAFETY: the caller's contract is `from_inherited`'s.
     let comm = unsafe { WorkerComm::from_inherited() };
     let made = comm.map(|comm| {
-        // SAFETY: both non-null, and valid for writes by the caller's contract.
-        unsafe {
-            fuzz_in.write(into_raw(comm.fuzz_in));
-            fuzz_out.write(into_raw(comm.fuzz_out));
-        }
+        // SAFETY: non-null (checked above), and valid for writes of an
+        // `int` by the caller's contract.
+        unsafe { fuzz_in.write(into_raw(comm.fuzz_in)) };
+        // SAFETY: as for `fuzz_in`.
+        unsafe { fuzz_out.write(into_raw(comm.fuzz_out)) };
         comm.mem
     });
     // SAFETY: non-null, and valid for writes by the caller's contract.
@@ -373,13 +378,13 @@ pub unsafe extern "C" fn fuzzshm_close(mem: *mut Handle) -> c_int {
     if let Err(code) = unsafe { open_mut(mem) } {
         return code;
     }
-    // SAFETY: `open_mut` checked `mem` is non-null and open, so `mem`
-    // holds a live region; marking it closed first means it is read out
-    // exactly once.
-    let region = unsafe {
-        (*mem).state = 0;
-        (*mem).mem.assume_init_read()
-    };
+    // SAFETY: `open_mut` checked `mem` is non-null, and it points to a
+    // handle no other reference reaches (the caller's contract).
+    let handle = unsafe { &mut *mem };
+    handle.state = 0;
+    // SAFETY: the state was `OPEN` (checked by `open_mut`), so `mem` holds
+    // a live region; the state is now closed, so it is read out only once.
+    let region = unsafe { handle.mem.assume_init_read() };
     status(region.close())
 }
 
@@ -462,11 +467,10 @@ unsafe fn write_span<P>(
         Ok((address, length)) => (address, length, 0),
         Err(code) => (null, 0, code),
     };
-    // SAFETY: the caller's contract.
-    unsafe {
-        data.write(address);
-        len.write(length);
-    }
+    // SAFETY: valid for writes (the caller's contract).
+    unsafe { data.write(address) };
+    // SAFETY: valid for writes (the caller's contract).
+    unsafe { len.write(length) };
     code
 }
 
