@@ -4,7 +4,7 @@
 //! thresholds", has the numbers and the machine):
 //!
 //! - up to [`SMALL_MAX`] (64 bytes), a few register loads and stores
-//!   inline, here: a `memcpy` call costs as much as the copy;
+//!   inline (`copy_small`): a `memcpy` call costs as much as the copy;
 //! - up to 256 bytes, `memcpy`;
 //! - from 256 bytes to 512 KiB, on x86-64 with AVX, a loop of 32-byte
 //!   vector moves, as Go's `memmove` has from 256 bytes: it beats the call

@@ -5,7 +5,7 @@
 //! Why the limits are where they are, and what each trick below bought,
 //! measured: `BENCHMARKS.md`, "Why these thresholds".
 //!
-//! AVX is detected by hand (`cpuid` and `xgetbv`, about 25 lines below),
+//! AVX is detected by hand (`cpuid` and `xgetbv`, some 40 lines below),
 //! not with the `cpufeatures` crate, which does the same checks `no_std`:
 //! the crate keeps its dependencies to rustix and `static_assertions`, a
 //! `no_std` user's build pulls nothing for it, and the detection is small
