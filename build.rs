@@ -23,6 +23,12 @@
 //!   `SharedMem::remove_orphans_in`): with `getdents64`, or elsewhere with
 //!   rustix's `Dir`, which needs the `alloc` feature.
 //!
+//! - `fuzzshm_x86_64_simd`: the copy's AVX and streaming kernels
+//!   (`src/copy/x86_64.rs`) are built: the target is x86-64 and the crate
+//!   is not being interpreted by Miri (cargo-miri sets `cfg(miri)`, which
+//!   cargo passes here as `CARGO_CFG_MIRI`; Miri runs the portable copy,
+//!   which cannot run `cpuid`, inline assembly, to detect AVX).
+//!
 //! - `fuzzshm_asan`: the crate is being built with `-Zsanitizer=address`
 //!   (cargo-fuzz's default; rustc then sets `cfg(sanitize = "address")`,
 //!   which cargo passes here as `CARGO_CFG_SANITIZE`): the value area's
@@ -74,6 +80,11 @@ fn main() {
         .any(|sanitizer| sanitizer == "address")
     {
         println!("cargo::rustc-cfg=fuzzshm_asan");
+    }
+    println!("cargo::rustc-check-cfg=cfg(fuzzshm_x86_64_simd)");
+    let target_arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if target_arch == "x86_64" && env::var_os("CARGO_CFG_MIRI").is_none() {
+        println!("cargo::rustc-cfg=fuzzshm_x86_64_simd");
     }
     let mut getdents = false;
     for (cfg, systems) in FACILITIES {

@@ -1,4 +1,4 @@
-// Go's side of benches/figures.rs: the same work as Go's fuzzer does in
+// Go's side of benches/figures/: the same work as Go's fuzzer does in
 // internal/fuzz (sharedMemTempFile + Close; setValue), written out here with
 // the same system calls. It runs as long as the Rust harness measures one
 // figure, like the Rust candidates do: set-up once, then for each batch size

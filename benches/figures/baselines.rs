@@ -1,0 +1,94 @@
+//! What the figures hold fuzzshm against: the same work with raw system
+//! calls and raw pointers (the floors), and a plain memmap2 mapping (what a
+//! crate user would reach for).
+
+use std::fs::File;
+use std::hint::black_box;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicI64, AtomicIsize, Ordering};
+
+use fuzzshm::HEADER_SIZE;
+
+/// The same with raw pointers and no bounds check: what a C worker does.
+///
+/// # Safety
+///
+/// `base` must be a live region whose `valueLen` fits its mapping.
+#[inline(never)]
+pub(crate) unsafe fn raw_per_exec_step(base: *mut u8) {
+    // SAFETY: the caller's contract; the offsets are Go's and aligned.
+    unsafe {
+        let len = (*base.add(8).cast::<AtomicIsize>()).load(Ordering::Acquire) as usize;
+        black_box(std::slice::from_raw_parts(base.add(HEADER_SIZE), len));
+        (*base.cast::<AtomicI64>()).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Create, size, map, unmap, close, remove: with nothing around them.
+pub(crate) fn raw_lifecycle(dir: &std::path::Path, len: usize) {
+    use rustix::fs::{Mode, OFlags};
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let path = dir.join(format!(
+        "raw-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+        Mode::RUSR | Mode::WUSR,
+    )
+    .unwrap();
+    rustix::fs::ftruncate(&fd, len as u64).unwrap();
+    let map = raw_map(&fd, len);
+    // SAFETY: `map` is the mapping of `len` bytes made just above.
+    unsafe { rustix::mm::munmap(map.cast(), len) }.unwrap();
+    drop(fd);
+    rustix::fs::unlink(&path).unwrap();
+}
+
+/// A shared read-write mapping of `len` bytes of `fd`, by `mmap` itself.
+fn raw_map(fd: &OwnedFd, len: usize) -> *mut u8 {
+    use rustix::mm::{MapFlags, ProtFlags};
+    // SAFETY: a fresh shared mapping at an address the kernel picks.
+    unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::SHARED,
+            fd,
+            0,
+        )
+    }
+    .unwrap()
+    .cast()
+}
+
+/// A plain memmap2 mapping of `size` bytes (plus a header's worth, so the
+/// copy lands at the same page offset as `set_value`'s) over `fd`.
+pub(crate) fn memmap2_mapping(fd: OwnedFd, size: usize) -> Memmap2Mapping {
+    let file = File::from(fd);
+    file.set_len((HEADER_SIZE + size) as u64).unwrap();
+    // SAFETY: the file is private to this benchmark and outlives the map.
+    let map = unsafe { memmap2::MmapMut::map_mut(&file) }.unwrap();
+    Memmap2Mapping { map, _file: file }
+}
+
+pub(crate) struct Memmap2Mapping {
+    map: memmap2::MmapMut,
+    _file: File,
+}
+
+impl std::ops::Deref for Memmap2Mapping {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map[HEADER_SIZE..]
+    }
+}
+
+impl std::ops::DerefMut for Memmap2Mapping {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.map[HEADER_SIZE..]
+    }
+}

@@ -1,0 +1,119 @@
+//! The figures of BENCHMARKS.md, side by side: every figure as a ratio to a baseline measured in
+//! the same run, never an absolute time (the machines are shared and noisy).
+//!
+//! ```text
+//! cargo bench --bench figures                       # the full run (about 90 s)
+//! cargo bench --bench figures -- --quick            # a smoke run, for CI
+//! cargo bench --bench figures -- "set_value 64 MiB" # only the groups named so
+//! cargo bench --bench figures -- --seed=N           # a run's lane orders again
+//! ```
+//!
+//! `cargo test --all-targets` runs it too, unoptimised, as a smoke test:
+//! every figure is measured, but the ratios of a debug build say nothing of
+//! the crate's, so that run prints one line instead of the table.
+//!
+//! Method: each figure's candidates run in rounds, one batch each per round
+//! in a shuffled order, each batch after one untimed operation of its own;
+//! a figure's ratio is the median over rounds of subject / baseline within
+//! a round, with a 97% interval for it, so a burst of noise or a drift of
+//! the machine hits both sides alike and the verdict says when the two
+//! cannot be told apart. The interval covers that round-to-round noise, not
+//! what stays fixed for a whole run (where pages landed, code layout): the
+//! A/A control rows show how large that is. Go is one more candidate in
+//! the same rounds when `go` is on PATH: its own long-lived process
+//! (`benches/go/shmbench.go`), set up once like the Rust candidates, timing
+//! each batch it is asked for the same way. Linux only: it measures memfd.
+//!
+//! The parts: `stats.rs` runs the rounds and turns their samples into
+//! ratios, intervals and verdicts (one printed row each); `figures.rs`
+//! holds the figures, each a set of candidates and the rows it prints;
+//! `baselines.rs` the code a figure's subject is held against (raw system
+//! calls, raw pointers, memmap2); `go.rs` drives Go's side.
+
+mod baselines;
+mod figures;
+mod go;
+mod stats;
+
+use go::GoBench;
+use stats::{median_rank, Bench, Xorshift};
+
+const MIB: usize = 1 << 20;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--roundtrip-worker") {
+        return figures::roundtrip_worker();
+    }
+    if args.iter().any(|a| a == "--per-exec-only") {
+        let iterations = args.last().and_then(|n| n.parse().ok()).unwrap_or(1000);
+        return figures::per_exec_only(iterations);
+    }
+    // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`)
+    // this is a smoke run, as with `--quick`.
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let seed = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--seed=")?.parse().ok())
+        .unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            now.unwrap().as_nanos() as u64
+        });
+    // Only an optimised build's ratios are judged against their targets.
+    let judged = !cfg!(debug_assertions);
+    let bench = Bench {
+        rounds: if quick { 3 } else { 41 },
+        scale: if quick { 0.05 } else { 1.0 },
+        go: GoBench::build(judged),
+        order: Xorshift::new(seed),
+        judged,
+    };
+    if judged {
+        println!(
+            "fuzzshm figures (BENCHMARKS.md); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
+            bench.rounds
+        );
+        let confidence = format!("{:.0}% interval", median_rank(bench.rounds).1 * 100.0);
+        println!(
+            "{:<58} {:>11} {:>11} {:>7} {:>15}  {:<7} holds",
+            "figure", "subject ns", "baseline ns", "ratio", confidence, "target"
+        );
+    } else {
+        println!(
+            "fuzzshm figures: a smoke run of an unoptimised build, whose ratios are not judged \
+             (`cargo bench --bench figures` measures and judges them)"
+        );
+    }
+    // Any other argument selects the figures whose group name contains it,
+    // e.g. `-- "set_value 64 MiB"`.
+    let filters: Vec<&str> = args[1..]
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let selected = |group: &str| filters.is_empty() || filters.iter().any(|f| group.contains(f));
+    if selected("lifecycle") {
+        bench.lifecycle();
+    }
+    for size in [64, 4096, MIB, 64 * MIB] {
+        if selected(&format!("set_value {}", human(size))) {
+            bench.set_value(size);
+        }
+    }
+    if selected("per-exec") {
+        bench.per_exec();
+    }
+    for size in [64, 4096, MIB] {
+        if selected(&format!("round trip {}", human(size))) {
+            bench.round_trip(size);
+        }
+    }
+}
+
+fn human(size: usize) -> String {
+    match size {
+        s if s >= MIB => format!("{} MiB", s / MIB),
+        s if s >= 1024 => format!("{} KiB", s / 1024),
+        s => format!("{s} B"),
+    }
+}

@@ -1,0 +1,348 @@
+//! The AVX copy loops of `copy_to_shared` on x86-64: a cached one from
+//! [`VECTOR_MIN`] to [`VECTOR_MAX`], a streaming one from
+//! [`STREAMING_MIN`] on, and the detection of AVX that both wait for.
+//! Built where `build.rs` sets `fuzzshm_x86_64_simd` (x86-64, not Miri).
+//! Why the limits are where they are, and what each trick below bought,
+//! measured: `BENCHMARKS.md`, "Why these thresholds".
+//!
+//! AVX is detected by hand (`cpuid` and `xgetbv`, some 40 lines below),
+//! not with the `cpufeatures` crate, which does the same checks `no_std`:
+//! the crate keeps its dependencies to rustix and `static_assertions`, a
+//! `no_std` user's build pulls nothing for it, and the detection is small
+//! and checked against `std`'s `is_x86_feature_detected!` by a test
+//! (`detects_avx_as_std_does`).
+
+use core::arch::x86_64::{
+    __cpuid, __m256i, _mm256_loadu_si256, _mm256_store_si256, _mm256_storeu_si256,
+    _mm256_stream_si256, _mm_prefetch, _mm_sfence, _xgetbv, _MM_HINT_NTA,
+};
+use core::sync::atomic::{AtomicU8, Ordering};
+use static_assertions::const_assert;
+
+/// From this size on the AVX loop beats `memcpy` (its call and size
+/// dispatch, then `rep movsb`).
+pub(super) const VECTOR_MIN: usize = 256;
+
+/// The last size for the AVX loop: above it the copy outgrows L2, and
+/// `memcpy`'s own loop there ties with ours.
+pub(super) const VECTOR_MAX: usize = (512 << 10) - 1;
+
+/// From this size on a copy streams past the cache: it is a quarter of a
+/// typical server L3, where streaming and the cached loop break even.
+pub(super) const STREAMING_MIN: usize = 8 << 20;
+
+/// Copies with the AVX loop of `len`'s range, if it has one and the CPU
+/// has AVX, and says whether it did; otherwise leaves `dst` alone for
+/// `memcpy`.
+///
+/// # Safety
+///
+/// As for [`copy_to_shared`](super::copy_to_shared).
+// Always inlined into `copy_to_shared`: two compares and a load of the
+// detected AVX before the out-of-line loop.
+#[inline(always)]
+pub(super) unsafe fn copy_if_faster(src: *const u8, dst: *mut u8, len: usize) -> bool {
+    if (VECTOR_MIN..=VECTOR_MAX).contains(&len) && has_avx() {
+        // SAFETY: the caller's contract; AVX was just detected, and
+        // `len >= VECTOR_MIN >= 2 * BLOCK` (asserted at compile time).
+        unsafe { copy_avx::<false>(src, dst, len) };
+        return true;
+    }
+    if len >= STREAMING_MIN && has_avx() {
+        // SAFETY: as above, with `STREAMING_MIN >= 2 * BLOCK`.
+        unsafe { copy_avx::<true>(src, dst, len) };
+        return true;
+    }
+    false
+}
+
+/// Whether the CPU has AVX and the kernel saves its registers; asked
+/// once, with `cpuid` and `xgetbv` (no `std`, so no
+/// `is_x86_feature_detected!`).
+#[inline]
+fn has_avx() -> bool {
+    const UNKNOWN: u8 = 0;
+    const ABSENT: u8 = 1;
+    const PRESENT: u8 = 2;
+    static AVX: AtomicU8 = AtomicU8::new(UNKNOWN);
+    match AVX.load(Ordering::Relaxed) {
+        UNKNOWN => {
+            let present = detect_avx();
+            AVX.store(if present { PRESENT } else { ABSENT }, Ordering::Relaxed);
+            present
+        }
+        known => known == PRESENT,
+    }
+}
+
+#[cold]
+fn detect_avx() -> bool {
+    const OSXSAVE: u32 = 1 << 27;
+    const AVX: u32 = 1 << 28;
+    // XCR0 bits 1 and 2: the OS saves SSE and AVX state on a switch.
+    const SSE_AND_AVX_STATE: u64 = 0b110;
+    #[allow(unused_unsafe)] // `__cpuid` is unsafe at our MSRV, safe in newer Rust
+    // SAFETY: `cpuid` exists on every x86-64 CPU, and leaf 1 always.
+    let features = unsafe { __cpuid(1) }.ecx;
+    // SAFETY: OSXSAVE says the OS enabled `xgetbv`, which `xgetbv0` needs.
+    features & (OSXSAVE | AVX) == OSXSAVE | AVX
+        && unsafe { xgetbv0() } & SSE_AND_AVX_STATE == SSE_AND_AVX_STATE
+}
+
+/// # Safety
+///
+/// The CPU supports `xgetbv` (CPUID.1:ECX.OSXSAVE).
+#[target_feature(enable = "xsave")]
+unsafe fn xgetbv0() -> u64 {
+    // SAFETY: the caller's contract.
+    unsafe { _xgetbv(0) }
+}
+
+/// The bytes one step of the vector loop moves: four 32-byte lanes.
+const BLOCK: usize = 128;
+
+// `copy_avx` needs room for its head and tail.
+const_assert!(VECTOR_MIN >= 2 * BLOCK);
+const_assert!(STREAMING_MIN >= 2 * BLOCK);
+
+/// The vector copy, for `len >= VECTOR_MIN`: whole blocks of 128
+/// bytes aligned to `dst`, with cached stores ([`cached_blocks`]) or
+/// streaming ones ([`streamed_blocks`]) as `STREAM` says. The unaligned
+/// first 32 and last 128 bytes are loaded up front and stored at the
+/// end, over the blocks' edges, as Go's `memmove` does (cheaper than two
+/// `memcpy` calls for them).
+///
+/// # Safety
+///
+/// As for [`copy_to_shared`](super::copy_to_shared), `len >= 2 *
+/// BLOCK`, and the CPU has AVX.
+#[target_feature(enable = "avx")]
+#[inline(never)]
+unsafe fn copy_avx<const STREAM: bool>(src: *const u8, dst: *mut u8, len: usize) {
+    // The blocks start at the first 32-byte boundary of `dst` past its
+    // first byte: `body` in 1..=32, inside the head's 32 bytes.
+    let body = 32 - (dst as usize & 31);
+    let blocks = (len - body) / BLOCK;
+    // SAFETY: `len >= 2 * BLOCK`, so the first 32 and the last BLOCK
+    // bytes are inside the source.
+    let (head, tail) = unsafe {
+        (
+            _mm256_loadu_si256(src.cast()),
+            load_block(src.add(len - BLOCK)),
+        )
+    };
+    // Every byte is written: the head covers `[0, body)` (`body <= 32`),
+    // the blocks `[body, body + blocks * BLOCK)`, and the tail the rest,
+    // fewer than BLOCK bytes before `len`.
+    // SAFETY: `body + blocks * BLOCK <= len`, so every block is inside
+    // both ranges, and `dst + body` is 32-byte aligned. `blocks >= 1`
+    // since `len - body >= 2 * BLOCK - 32`.
+    unsafe {
+        if STREAM {
+            streamed_blocks(src.add(body), dst.add(body), blocks);
+        } else {
+            cached_blocks(src.add(body), dst.add(body), blocks);
+        }
+    }
+    // SAFETY: the first 32 and the last BLOCK bytes of the destination,
+    // unaligned stores; they rewrite the blocks' edge bytes with the
+    // same values.
+    unsafe {
+        _mm256_storeu_si256(dst.cast(), head);
+        let end = dst.add(len - BLOCK).cast::<__m256i>();
+        for (i, lane) in tail.into_iter().enumerate() {
+            _mm256_storeu_si256(end.add(i), lane);
+        }
+    }
+}
+
+/// Copies `blocks >= 1` blocks with cached stores, each step loading
+/// the next block before it stores the current one. A load issued
+/// after a store to an address with the same low 12 bits waits for
+/// that store (4K aliasing), and when `dst` sits just past `src` modulo
+/// 4 KiB, the bytes a step loads alias the bytes the previous step
+/// stored (an input at page offset 4056, 80 bytes before the value area
+/// modulo 4 KiB); loading one block ahead takes that wait out.
+///
+/// # Safety
+///
+/// `blocks >= 1`; `src` and `dst` are valid for `blocks * BLOCK` bytes,
+/// do not overlap, and `dst` is 32-byte aligned; the CPU has AVX.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn cached_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
+    // SAFETY: every block below `blocks`, inside both ranges; `dst`
+    // stays 32-byte aligned in steps of BLOCK.
+    unsafe {
+        let mut current = load_block(src);
+        for block in 1..blocks {
+            let at = block * BLOCK;
+            let next = load_block(src.add(at));
+            store_block(dst.add(at - BLOCK), current);
+            current = next;
+        }
+        store_block(dst.add((blocks - 1) * BLOCK), current);
+    }
+}
+
+/// How many parts of a streamed copy advance side by side.
+const STREAMS: usize = 4;
+
+/// Copies `blocks` blocks with streaming stores, then `sfence`s, so
+/// the weakly-ordered stores come before whatever the caller stores
+/// next. The blocks are split in [`STREAMS`] parts copied side by side,
+/// a block of each in turn: one sequential stream (Go's loop) leaves
+/// the memory system idle between its misses, and four keep more of
+/// them in flight (faster than one, three or eight).
+///
+/// # Safety
+///
+/// As for [`cached_blocks`].
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn streamed_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
+    let part = blocks / STREAMS;
+    // SAFETY: every index is below `blocks` (`stream * part + step <
+    // STREAMS * part <= blocks`, then the leftover ones), so its block
+    // is inside both ranges and aligned: the caller's contract.
+    unsafe {
+        for step in 0..part {
+            for stream in 0..STREAMS {
+                stream_block(src, dst, stream * part + step);
+            }
+        }
+        for block in STREAMS * part..blocks {
+            stream_block(src, dst, block);
+        }
+    }
+    // `_mm_sfence` is unsafe at our MSRV, safe here in newer Rust.
+    #[allow(unused_unsafe)]
+    // SAFETY: `sfence` has no memory-safety preconditions; SSE is part
+    // of the x86-64 baseline.
+    unsafe {
+        _mm_sfence()
+    };
+}
+
+/// Block number `block` of a streamed copy, and a prefetch past the
+/// cache of the source 448 and 640 bytes ahead (Go's distances; with
+/// four parts in turn they are four times as far ahead in time, which
+/// measured as good as anything tried).
+///
+/// # Safety
+///
+/// `src` and `dst` are valid for `(block + 1) * BLOCK` bytes and do not
+/// overlap, `dst` is 32-byte aligned; the CPU has AVX.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn stream_block(src: *const u8, dst: *mut u8, block: usize) {
+    let at = block * BLOCK;
+    // `_mm_prefetch` is unsafe at our MSRV, safe here in newer Rust.
+    #[allow(unused_unsafe)]
+    // SAFETY: a prefetch never faults, so its address may run past the
+    // end (hence `wrapping_add`).
+    unsafe {
+        _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 448).cast());
+        _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 640).cast());
+    }
+    // SAFETY: the block is inside both ranges (the caller's contract),
+    // and `dst + at` is 32-byte aligned, as `vmovntdq` needs.
+    unsafe {
+        let to = dst.add(at).cast::<__m256i>();
+        for (i, lane) in load_block(src.add(at)).into_iter().enumerate() {
+            _mm256_stream_si256(to.add(i), lane);
+        }
+    }
+}
+
+/// # Safety
+///
+/// `from` is valid for reads of `BLOCK` bytes; the CPU has AVX.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn load_block(from: *const u8) -> [__m256i; 4] {
+    let from = from.cast::<__m256i>();
+    // SAFETY: the caller's contract; the loads are unaligned ones.
+    [0, 1, 2, 3].map(|i| unsafe { _mm256_loadu_si256(from.add(i)) })
+}
+
+/// # Safety
+///
+/// `to` is valid for writes of `BLOCK` bytes and 32-byte aligned; the
+/// CPU has AVX.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn store_block(to: *mut u8, lanes: [__m256i; 4]) {
+    let to = to.cast::<__m256i>();
+    for (i, lane) in lanes.into_iter().enumerate() {
+        // SAFETY: the caller's contract; `to + 32 * i` stays aligned.
+        unsafe { _mm256_store_si256(to.add(i), lane) };
+    }
+}
+
+/// The sizes on both sides of this module's limits, for
+/// `copies_sizes_on_both_sides_of_every_threshold` in `super`: `(offset,
+/// size)`, at aligned and odd offsets.
+#[cfg(test)]
+pub(super) const THRESHOLD_CASES: &[(usize, usize)] = &[
+    (0, STREAMING_MIN + 100),
+    (1, STREAMING_MIN + 100),
+    (13, STREAMING_MIN),
+    (31, STREAMING_MIN - 1),
+    (40, VECTOR_MIN),
+    (7, VECTOR_MIN - 1),
+    (1, VECTOR_MIN + 129),
+    (32, VECTOR_MIN + 127),
+    (33, VECTOR_MIN + 128),
+    (63, VECTOR_MIN + 255),
+    (16, STREAMING_MIN + 31),
+    (40, VECTOR_MAX),
+    (9, VECTOR_MAX + 1),
+];
+
+#[cfg(all(test, feature = "std"))]
+#[test]
+fn detects_avx_as_std_does() {
+    assert_eq!(has_avx(), std::is_x86_feature_detected!("avx"));
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+
+    /// Every length with few blocks (where the head, the tail, the
+    /// leftover streamed blocks and the blocks overlap most) at every
+    /// destination alignment, cached and streamed.
+    #[test]
+    fn vector_copy_writes_exactly_its_range() {
+        if !has_avx() {
+            return; // the copy is never called without AVX
+        }
+        let src: alloc::vec::Vec<u8> = (0..2048u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut buffer = alloc::vec![0u8; 2048 + 96];
+        let start = buffer.as_ptr().align_offset(32);
+        for len in 2 * BLOCK..=10 * BLOCK {
+            for offset in 0..32 {
+                for stream in [false, true] {
+                    buffer.fill(0);
+                    let dst = &mut buffer[start + offset..start + offset + len];
+                    // SAFETY: `dst` is `len` bytes of `buffer`, `src`
+                    // has more, they are distinct; AVX was detected.
+                    unsafe {
+                        if stream {
+                            copy_avx::<true>(src.as_ptr(), dst.as_mut_ptr(), len);
+                        } else {
+                            copy_avx::<false>(src.as_ptr(), dst.as_mut_ptr(), len);
+                        }
+                    }
+                    let at = start + offset;
+                    assert_eq!(&buffer[at..at + len], &src[..len], "{len} at {offset}");
+                    assert!(buffer[..at]
+                        .iter()
+                        .chain(&buffer[at + len..])
+                        .all(|&b| b == 0));
+                }
+            }
+        }
+    }
+}
