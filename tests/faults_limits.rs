@@ -11,7 +11,7 @@ use std::process::Command;
 
 use fuzzshm::{Error, SharedMem};
 use rustix::io::Errno;
-use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+use rustix::process::Resource;
 
 #[test]
 fn child_main() {
@@ -84,19 +84,6 @@ fn a_resize_past_the_address_space_leaves_everything_as_it_was() {
     }
 }
 
-/// Lowers the soft limit on `resource` to `limit`.
-fn limit(resource: Resource, limit: u64) {
-    let maximum = getrlimit(resource).maximum;
-    setrlimit(
-        resource,
-        Rlimit {
-            current: Some(limit),
-            maximum,
-        },
-    )
-    .unwrap();
-}
-
 /// The address space this process uses now, from `/proc/self/status`.
 fn address_space_in_use() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -110,7 +97,7 @@ fn resize_under_rlimit_as() {
         .into_iter()
         .map(|(name, mem)| (name, mem.unwrap()))
         .collect();
-    limit(Resource::As, address_space_in_use() + (64 << 20));
+    common::lower_rlimit(Resource::As, address_space_in_use() + (64 << 20));
     for (name, mem) in &mut regions {
         mem.set_value(b"kept").unwrap();
         let before = (mem.as_ptr(), mem.size(), file_size(mem));
@@ -131,7 +118,7 @@ fn a_resize_refused_under_rlimit_as_leaves_everything_as_it_was() {
 const FSIZE_LIMIT: u64 = 256 << 10;
 
 fn under_rlimit_fsize() {
-    limit(Resource::Fsize, FSIZE_LIMIT);
+    common::lower_rlimit(Resource::Fsize, FSIZE_LIMIT);
     for (name, refused) in each_backing(1 << 20) {
         assert_eq!(errno_of(refused), Errno::FBIG, "{name}");
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use fuzzshm::{region_size, CoordinatorComm, Error, SharedMem, WorkerComm};
 use rustix::io::{fcntl_getfd, Errno, FdFlags};
 use rustix::pipe::PipeFlags;
-use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+use rustix::process::Resource;
 
 #[test]
 fn child_main() {
@@ -259,15 +259,7 @@ fn attach_under_nofile() {
         .unwrap();
     let mut mem = SharedMem::memfd(64).unwrap();
     mem.set_value(b"a crasher").unwrap();
-    let maximum = getrlimit(Resource::Nofile).maximum;
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(limit),
-            maximum,
-        },
-    )
-    .unwrap();
+    common::lower_rlimit(Resource::Nofile, limit);
     let mut cmd = Command::new("true");
     let refused = CoordinatorComm::attach(&mut cmd, mem).expect_err("too few descriptors");
     assert_eq!(

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use common::{Log, Process};
 use fuzzshm::{CoordinatorComm, Errno, Error, SharedMem, WorkerComm};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+use rustix::process::Resource;
 
 #[test]
 fn child_main() {
@@ -178,36 +178,6 @@ fn respawned_workers_share_the_region_and_each_death_is_seen() {
     }
 }
 
-/// The numbers of this process's open descriptors, in order.
-fn open_fds() -> Vec<i32> {
-    let listed: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .map(|entry| {
-            entry
-                .unwrap()
-                .file_name()
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    // The listing's own descriptor is closed by now.
-    let mut open: Vec<i32> = listed
-        .into_iter()
-        .filter(|&fd| rustix::io::fcntl_getfd(borrow(fd)).is_ok())
-        .collect();
-    open.sort_unstable();
-    open
-}
-
-/// A descriptor number, only to ask `fcntl(F_GETFD)` whether it is open.
-fn borrow(fd: i32) -> rustix::fd::BorrowedFd<'static> {
-    // SAFETY: used only as the argument of `fcntl(F_GETFD)`, which does no
-    // I/O and answers `EBADF` for a number that is not open.
-    unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }
-}
-
 /// In a coordinator whose fds 3, 4 and 5 are free (a `Command`'s child
 /// starts with 0-2 only): spawning a missing program is `ENOENT`, not a
 /// worker that seems to run (the exec-error pipe landed at 3-5 would be
@@ -219,7 +189,7 @@ fn spawn_missing_with_free_low_fds() {
     let mut mem = SharedMem::temp_file(64).unwrap();
     mem.set_value(b"a crasher").unwrap();
     drop(held);
-    let before = open_fds();
+    let before = common::open_fds();
     assert!(!before.iter().any(|fd| (3..=5).contains(fd)), "{before:?}");
     for attempt in 0..2 {
         let refused = CoordinatorComm::spawn(Command::new("/nonexistent/worker"), mem)
@@ -235,7 +205,7 @@ fn spawn_missing_with_free_low_fds() {
         let mut expected = before.clone();
         expected.extend([3, 4, 5]);
         expected.sort_unstable();
-        assert_eq!(open_fds(), expected, "after attempt {attempt}");
+        assert_eq!(common::open_fds(), expected, "after attempt {attempt}");
     }
 }
 
@@ -255,15 +225,7 @@ fn spawn_under_nofile() {
         .unwrap();
     let mut mem = SharedMem::temp_file(64).unwrap();
     mem.set_value(b"a crasher").unwrap();
-    let maximum = getrlimit(Resource::Nofile).maximum;
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(limit),
-            maximum,
-        },
-    )
-    .unwrap();
+    common::lower_rlimit(Resource::Nofile, limit);
     let refused = CoordinatorComm::spawn(Command::new("true"), mem).expect_err("too few fds");
     assert_eq!(
         refused.error.raw_os_error(),

@@ -127,22 +127,8 @@ fn expect_only_worker_fds() {
         .split(',')
         .map(|n| n.parse().unwrap())
         .collect();
-    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .map(|entry| {
-            entry
-                .unwrap()
-                .file_name()
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    for fd in open.into_iter().filter(|&fd| fd > 2) {
-        let Ok(meta) = std::fs::metadata(format!("/proc/self/fd/{fd}")) else {
-            continue; // read_dir's own fd, closed by now
-        };
+    for fd in common::open_fds().into_iter().filter(|&fd| fd > 2) {
+        let meta = std::fs::metadata(format!("/proc/self/fd/{fd}")).unwrap();
         let inode = std::os::unix::fs::MetadataExt::ino(&meta);
         if fd == 5 {
             assert_eq!(inode, forbidden[0], "fd 5 is the region");

@@ -10,15 +10,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "fuzzshm.h"
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                             \
-        }                                                                        \
-    } while (0)
 
 /* `fd` moved to a number above 9, out of the way of fds 3-5. */
 static int high(int fd) {

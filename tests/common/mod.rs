@@ -251,3 +251,46 @@ pub fn private_tmpdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// This process's open descriptors, in order (the listing's own, closed by
+/// the time it is read, left out).
+pub fn open_fds() -> Vec<i32> {
+    let listed: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let mut open: Vec<i32> = listed
+        .into_iter()
+        .filter(|&fd| {
+            // SAFETY: only the argument of `fcntl(F_GETFD)`, which answers
+            // `EBADF` for a number that is not open.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            rustix::io::fcntl_getfd(fd).is_ok()
+        })
+        .collect();
+    open.sort_unstable();
+    open
+}
+
+/// Lowers this process's soft limit on `resource` to `limit` (in a child
+/// process: the limit is process-wide).
+pub fn lower_rlimit(resource: rustix::process::Resource, limit: u64) {
+    use rustix::process::{getrlimit, setrlimit, Rlimit};
+    let maximum = getrlimit(resource).maximum;
+    setrlimit(
+        resource,
+        Rlimit {
+            current: Some(limit),
+            maximum,
+        },
+    )
+    .unwrap();
+}
