@@ -25,6 +25,10 @@ use crate::temp_file::{TempDir, TempFile};
 /// if this process created it, as [`close`](Self::close) does, but silently.
 /// That also happens when the thread holding it unwinds from a panic.
 ///
+/// A child forked without `exec` (a fork server) owns its copies of the
+/// mapping and the descriptor, which its drop or `close` release; the file
+/// stays its creator's, and only the creator removes it.
+///
 /// # One mapping per file in a process
 ///
 /// Creating a region ([`temp_file`](Self::temp_file),

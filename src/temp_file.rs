@@ -171,8 +171,13 @@ impl TempFile {
         TempFile::create(TempDir::current()?)
     }
 
-    /// `unlinkat(dir, name)`—Removes the file.
+    /// `unlinkat(dir, name)`—Removes the file, in the process that created
+    /// it only: a child forked without `exec` (a fork server) holds a copy
+    /// of this value, but the file is its parent's, still in use there.
     pub(crate) fn remove(self) -> Result<()> {
+        if sys::process_identity().0 != self.name.pid {
+            return Ok(());
+        }
         self.dir.at(self.name, sys::unlink)
     }
 

@@ -20,8 +20,60 @@ fn child_main() {
             assert_eq!(entries(&std::env::temp_dir()).len(), 1);
             panic!("planted: the region must still be removed while unwinding");
         }
+        "fork-server" => fork_server(),
         other => panic!("unknown role {other}"),
     });
+}
+
+/// A fork server: a child forked without `exec` drops and closes its
+/// copies of the parent's regions; the parent's files stay, and the
+/// parent's own close removes them.
+fn fork_server() {
+    let tmp = std::env::temp_dir();
+    let dir = std::fs::File::open(&tmp).unwrap();
+    let regions = [
+        SharedMem::temp_file(4096).unwrap(),
+        SharedMem::create_in(&dir, 4096).unwrap(),
+    ];
+    let names = entries(&tmp);
+    assert_eq!(names.len(), 2);
+    // SAFETY: this child process runs its one test on its main thread; the
+    // forked child makes only system calls (munmap, close, getpid) and
+    // exits with `_exit`, running no destructor of the parent's state.
+    match unsafe { libc::fork() } {
+        0 => {
+            let [first, second] = regions;
+            drop(first);
+            let closed = second.close().is_ok();
+            // SAFETY: ends the forked child at once, as after a fork.
+            unsafe { libc::_exit(if closed { 0 } else { 1 }) }
+        }
+        -1 => panic!("fork failed"),
+        child => {
+            let mut status = 0;
+            // SAFETY: waits for the child just forked; `status` is ours.
+            assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        }
+    }
+    assert_eq!(
+        entries(&tmp),
+        names,
+        "the forked child removed its parent's files"
+    );
+    for mem in regions {
+        mem.close().expect("the parent removes its own files");
+    }
+    assert!(entries(&tmp).is_empty());
+}
+
+#[test]
+fn a_forked_child_never_removes_its_parents_files() {
+    let dir = private_tmpdir("cleanup-fork-server");
+    let mut cmd = common::child("fork-server");
+    cmd.env("TMPDIR", &dir);
+    common::assert_success(&common::output_of(cmd));
+    assert!(entries(&dir).is_empty());
 }
 
 fn lifecycles() {
