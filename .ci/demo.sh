@@ -26,7 +26,23 @@ grep -q 'hung (no answer within 2 s): 2 hits' "$out/log" || { cat "$out/log"; ex
 ls "$out"/crash-* >/dev/null
 
 bin="${CARGO_TARGET_DIR:-target}/release/examples"
-for bad in "--workers 0" "--workers x" "--bogus"; do
+
+# Workers ended from outside: SIGKILL is no crash (restarted, nothing
+# saved); a SIGSTOPped worker is a hang, killed after --timeout, and the
+# run still ends on time with its summary.
+rm -rf "$out"/crash-*
+"$bin/fuzz_loop" --workers 2 --seconds 8 --timeout 2 --max-crashes 0 \
+    --out "$out" >"$out/log" 2>&1 &
+loop=$!
+sleep 2
+pkill -KILL -o -f 'fuzz_loop --worker$' || true
+sleep 1
+pkill -STOP -n -f 'fuzz_loop --worker$' || true
+wait "$loop" || { cat "$out/log"; exit 1; }
+grep -q 'ended from outside (signal 9): not a crash, restarted' "$out/log" \
+    && grep -q 'hung (no answer within 2 s)' "$out/log" \
+    && grep -q '^summary:' "$out/log" || { cat "$out/log"; exit 1; }
+for bad in "--workers 0" "--workers x" "--bogus" "--seconds 18446744073709551615"; do
     # shellcheck disable=SC2086 # the flags are words on purpose
     if "$bin/fuzz_loop" $bad >"$out/refused" 2>&1; then echo "accepted $bad"; exit 1; fi
     grep -q -- "${bad%% *}" "$out/refused" || { cat "$out/refused"; exit 1; }

@@ -64,7 +64,7 @@ as Go's fuzzer lays them out, on a toy target with a planted crash.
 
   --workers N      worker processes (default: the number of CPUs; at least 1)
   --seconds S      how long to fuzz (default 10)
-  --max-crashes K  stop after K crashes (default 5)
+  --max-crashes K  stop after K crashes (default 5; 0: no limit)
   --timeout T      a worker that does not answer a batch within T seconds
                    hangs: it is killed, and its input saved (default 10)
   --out DIR        where crash files go (default $CARGO_TARGET_DIR/fuzz_loop,
@@ -282,6 +282,12 @@ impl Options {
         }
         if options.workers == 0 {
             return Err("--workers 0: at least one worker is needed".into());
+        }
+        if Instant::now()
+            .checked_add(Duration::from_secs(options.seconds))
+            .is_none()
+        {
+            return Err(format!("--seconds {}: too long to wait for", options.seconds).into());
         }
         Ok(options)
     }
@@ -503,13 +509,19 @@ fn serve(
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             drop(calls); // EOF on its fd 3: the worker returns and exits
-            child.wait()?;
+            stop_worker(&mut child)?;
             return Ok((mem, None));
         }
         mem.set_value(SEEDS[*round % SEEDS.len()])?;
         *round += 1;
         mem.header().count().store(0, Ordering::Relaxed);
-        calls.write_all(&BATCH.to_le_bytes())?;
+        match calls.write_all(&BATCH.to_le_bytes()) {
+            // The worker died between batches: its read end is gone.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                return Ok((mem, Some(Death::Exited(child.wait()?))));
+            }
+            written => written?,
+        }
         let answered = answer_within(&answers, shared.timeout)?;
         let alive = answered && read_or_eof(&mut answers, &mut answer)?;
         let ran = u64::try_from(mem.header().count().load(Ordering::Relaxed)).unwrap_or(0);
@@ -523,6 +535,22 @@ fn serve(
             return Ok((mem, Some(Death::Exited(child.wait()?))));
         }
     }
+}
+
+/// Waits for a worker told to stop (its fd 3 closed) for a second, as Go
+/// does, then kills it: shutdown never waits on a worker that does not
+/// answer (stopped, or stuck in its target).
+fn stop_worker(child: &mut Child) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    child.kill()?;
+    child.wait()?;
+    Ok(())
 }
 
 /// Whether the worker answers (or closes its end) within `timeout`.
@@ -558,6 +586,17 @@ fn recover_crash(
     if !mem.header().raw_in_mem() {
         return Err(format!("worker {id} failed outside a run: {site}").into());
     }
+    if let Death::Exited(status) = how {
+        if let Some(signal) = status.signal().filter(|&signal| !is_crash_signal(signal)) {
+            // SIGKILL, SIGTERM...: someone (the OOM killer, a user) ended
+            // the worker; the input did not. Restart it, record nothing.
+            println!(
+                "worker {id} was ended from outside (signal {signal}): not a crash, restarted"
+            );
+            mem.header().set_raw_in_mem(false);
+            return Ok(());
+        }
+    }
     // Ended while running an input, however: a crash (ASan exits with 1).
     let input = mem.value_copy()?;
     let path = out.join(format!("crash-{:016x}", fnv1a(&input)));
@@ -583,7 +622,7 @@ fn recover_crash(
         mem.header().count().load(Ordering::Relaxed),
         hex(&input),
     );
-    if crashes.total >= shared.max_crashes {
+    if shared.max_crashes != 0 && crashes.total >= shared.max_crashes {
         shared.stop.store(true, Ordering::Relaxed);
     }
     mem.header().set_raw_in_mem(false);
@@ -634,6 +673,24 @@ fn replay(path: &Path) -> Result<ExitStatus> {
         .arg("--run-target")
         .arg(path)
         .status()?)
+}
+
+/// The signals a target's own bug raises, as Go's `isCrashSignal` lists
+/// them: illegal instruction, trap, abort, bus error, arithmetic fault,
+/// segmentation fault, broken pipe.
+fn is_crash_signal(signal: i32) -> bool {
+    use rustix::process::Signal;
+    [
+        Signal::ILL,
+        Signal::TRAP,
+        Signal::ABORT,
+        Signal::BUS,
+        Signal::FPE,
+        Signal::SEGV,
+        Signal::PIPE,
+    ]
+    .iter()
+    .any(|crash| crash.as_raw() == signal)
 }
 
 /// Whether a run of the target crashed it: a signal, or a failing exit
