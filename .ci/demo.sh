@@ -49,4 +49,20 @@ for bad in "--workers 0" "--workers x" "--bogus" "--seconds 18446744073709551615
 done
 "$bin/fuzz_loop" --replay /nonexistent >"$out/refused" 2>&1 && { echo "replayed a missing file"; exit 1; }
 grep -q "No such file" "$out/refused"
-echo "demo: an exit-code crash is a crash; bad flags and files are refused by name"
+
+# Nothing left behind: SIGTERM is a stop request (summary printed, every
+# named file removed); too many workers for the descriptor limit fail
+# before any starts, removing the regions already made.
+mkdir -p "$out/tmp"
+TMPDIR="$out/tmp" "$bin/fuzz_loop" --temp-file --seconds 30 --out "$out" >"$out/log" 2>&1 &
+loop=$!
+sleep 2
+kill -TERM "$loop"
+wait "$loop" || { cat "$out/log"; exit 1; }
+grep -q '^summary:' "$out/log" && [ -z "$(ls -A "$out/tmp")" ] || { cat "$out/log"; ls "$out/tmp"; exit 1; }
+if (ulimit -n 48 && TMPDIR="$out/tmp" "$bin/fuzz_loop" --temp-file --workers 500 --seconds 1 \
+    --out "$out") >"$out/log" 2>&1; then
+    echo "500 workers under 48 descriptors?"; exit 1
+fi
+[ -z "$(ls -A "$out/tmp")" ] || { cat "$out/log"; ls "$out/tmp" | head; exit 1; }
+echo "demo: an exit-code crash is a crash; bad flags and files are refused by name; nothing is left behind"

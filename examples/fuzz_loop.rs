@@ -392,7 +392,9 @@ impl Shared {
 }
 
 fn coordinator(options: Options) -> Result<()> {
-    std::fs::create_dir_all(&options.out)?;
+    check_writable(&options.out)?;
+    raise_fd_limit();
+    stop_on_signals();
     if options.temp_file {
         // Named files outlive a coordinator killed with SIGKILL: remove
         // those whose creator is gone before adding ours.
@@ -403,6 +405,12 @@ fn coordinator(options: Options) -> Result<()> {
             dir.display()
         );
     }
+    // Every region first: a failure here (too many files, no room) returns
+    // before any thread owns one, so every region made is dropped, and
+    // its file removed, on the way out.
+    let regions = (0..options.workers)
+        .map(|_| new_region(&options))
+        .collect::<Result<Vec<_>>>()?;
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         execs: (0..options.workers).map(|_| AtomicU64::new(0)).collect(),
@@ -411,8 +419,7 @@ fn coordinator(options: Options) -> Result<()> {
         timeout: Duration::from_secs(options.timeout),
     });
     let mut threads = Vec::new();
-    for id in 0..options.workers {
-        let (mem, backing) = new_region(&options)?;
+    for (id, (mem, backing)) in regions.into_iter().enumerate() {
         if id == 0 {
             println!(
                 "fuzz_loop: {} workers, {backing} regions of {} bytes, {} s, stop after {} crashes, crashes in {}",
@@ -425,13 +432,25 @@ fn coordinator(options: Options) -> Result<()> {
         }
         let shared = Arc::clone(&shared);
         let out = options.out.clone();
-        threads.push(thread::spawn(move || drive(id, mem, &shared, &out)));
+        threads.push(thread::spawn(move || {
+            let driven = drive(id, mem, &shared, &out);
+            if driven.is_err() {
+                // One worker's driver failed: stop them all, so the run
+                // ends with its summary instead of limping on without it.
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+            driven
+        }));
     }
 
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let mut last = (started, 0u64);
     while Instant::now() < deadline && !shared.stop.load(Ordering::Relaxed) {
+        if STOP_SIGNAL.load(Ordering::Relaxed) {
+            println!("fuzz_loop: stopping on a signal");
+            break;
+        }
         thread::sleep(Duration::from_millis(100));
         if last.0.elapsed() >= Duration::from_secs(1) {
             let total = report_progress(&shared, started, last);
@@ -439,12 +458,63 @@ fn coordinator(options: Options) -> Result<()> {
         }
     }
     shared.stop.store(true, Ordering::Relaxed);
+    let mut failed = None;
     for handle in threads {
-        handle
+        let joined = handle
             .join()
-            .map_err(|_| "a coordinator thread panicked")??;
+            .map_err(|_| "a coordinator thread panicked".into());
+        if let Err(error) = joined.and_then(|driven| driven) {
+            failed.get_or_insert(error);
+        }
     }
-    summarize(&shared, started.elapsed())
+    summarize(&shared, started.elapsed())?;
+    failed.map_or(Ok(()), Err)
+}
+
+/// Set by SIGINT or SIGTERM: a request to stop, as Go's coordinator takes
+/// them, so the run still ends with its summary and its files removed.
+static STOP_SIGNAL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP_SIGNAL.store(true, Ordering::Relaxed);
+}
+
+fn stop_on_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe; `signal` installs it for this process.
+        unsafe { libc::signal(signal, request_stop as *const () as libc::sighandler_t) };
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, as Go's coordinator
+/// does: each worker takes a region and two pipes.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is ours to fill and read back.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: as above; a refusal leaves the limit as it was.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
+}
+
+/// Crashes will be written to `out`: find out now, not at the first crash.
+fn check_writable(out: &Path) -> Result<()> {
+    let probe = out.join(".fuzz_loop-probe");
+    std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|error| {
+            format!(
+                "--out {}: cannot write crash files there: {error}",
+                out.display()
+            )
+            .into()
+        })
 }
 
 fn report_progress(shared: &Shared, started: Instant, (at, before): (Instant, u64)) -> u64 {
@@ -583,9 +653,6 @@ fn recover_crash(
         Death::Exited(status) => describe(status),
         Death::Hung(timeout) => format!("hung (no answer within {} s)", timeout.as_secs()),
     };
-    if !mem.header().raw_in_mem() {
-        return Err(format!("worker {id} failed outside a run: {site}").into());
-    }
     if let Death::Exited(status) = how {
         if let Some(signal) = status.signal().filter(|&signal| !is_crash_signal(signal)) {
             // SIGKILL, SIGTERM...: someone (the OOM killer, a user) ended
@@ -597,17 +664,28 @@ fn recover_crash(
             return Ok(());
         }
     }
+    if !mem.header().raw_in_mem() {
+        if let Death::Hung(_) = how {
+            // Not in a run, so not the input's doing (a SIGSTOP from
+            // outside, say): restart it, record nothing.
+            println!("worker {id} {site} outside a run: not a hang of the target, restarted");
+            return Ok(());
+        }
+        return Err(format!("worker {id} failed outside a run: {site}").into());
+    }
     // Ended while running an input, however: a crash (ASan exits with 1).
     let input = mem.value_copy()?;
     let path = out.join(format!("crash-{:016x}", fnv1a(&input)));
     let mut crashes = shared.crashes.lock().map_err(|_| "crash list poisoned")?;
+    // Shown before it is written, so a crash is never lost to a failed write.
+    println!("worker {id} {site}: input {}", hex(&input));
     let saved = match crashes.record(&site, &path, input.len()) {
         Recorded::NewSite => {
-            std::fs::write(&path, &input)?;
+            write_whole(&path, &input)?;
             format!("new crash site, saved as {}", path.display())
         }
         Recorded::Shorter(replaced) => {
-            std::fs::write(&path, &input)?;
+            write_whole(&path, &input)?;
             std::fs::remove_file(&replaced)?;
             format!(
                 "shorter for a known site, saved as {} instead of {}",
@@ -618,9 +696,8 @@ fn recover_crash(
         Recorded::Repeat => "known crash site, not saved".to_owned(),
     };
     println!(
-        "worker {id} {site} after {} execs in its batch; input {} ({saved})",
+        "worker {id}: after {} execs in its batch ({saved})",
         mem.header().count().load(Ordering::Relaxed),
-        hex(&input),
     );
     if shared.max_crashes != 0 && crashes.total >= shared.max_crashes {
         shared.stop.store(true, Ordering::Relaxed);
@@ -662,6 +739,15 @@ fn summarize(shared: &Shared, elapsed: Duration) -> Result<()> {
             describe(status)
         );
     }
+    Ok(())
+}
+
+/// Writes a file under a temporary name, then renames it: a crash file is
+/// whole or absent, never half written.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)?;
     Ok(())
 }
 
