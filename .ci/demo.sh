@@ -54,12 +54,20 @@ grep -q "No such file" "$out/refused"
 # named file removed); too many workers for the descriptor limit fail
 # before any starts, removing the regions already made.
 mkdir -p "$out/tmp"
-TMPDIR="$out/tmp" "$bin/fuzz_loop" --temp-file --seconds 30 --out "$out" >"$out/log" 2>&1 &
-loop=$!
-sleep 2
-kill -TERM "$loop"
-wait "$loop" || { cat "$out/log"; exit 1; }
-grep -q '^summary:' "$out/log" && [ -z "$(ls -A "$out/tmp")" ] || { cat "$out/log"; ls "$out/tmp"; exit 1; }
+for signal in TERM INT; do
+    TMPDIR="$out/tmp" "$bin/fuzz_loop" --temp-file --seconds 30 --out "$out" >"$out/log" 2>&1 &
+    loop=$!
+    sleep 2
+    kill -"$signal" "$loop"
+    wait "$loop" || { cat "$out/log"; exit 1; }
+    grep -q '^summary:' "$out/log" && [ -z "$(ls -A "$out/tmp")" ] \
+        || { echo "SIG$signal:"; cat "$out/log"; ls "$out/tmp"; exit 1; }
+done
+# Crash files that cannot be written are refused at the start, by name.
+if "$bin/fuzz_loop" --seconds 1 --out /dev/null/crashes >"$out/log" 2>&1; then
+    echo "ran with an unwritable --out"; exit 1
+fi
+grep -q -- "--out /dev/null/crashes: cannot write crash files there" "$out/log" || { cat "$out/log"; exit 1; }
 if (ulimit -n 48 && TMPDIR="$out/tmp" "$bin/fuzz_loop" --temp-file --workers 500 --seconds 1 \
     --out "$out") >"$out/log" 2>&1; then
     echo "500 workers under 48 descriptors?"; exit 1
