@@ -299,3 +299,11 @@ fn a_c_target_reading_past_its_input_is_reported_under_asan_and_only_then() {
         "the report is not about {address}:\n{stderr}"
     );
 }
+
+#[test]
+fn a_forked_c_child_closing_its_copy_leaves_the_parents_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(Command::new(c_program("forkclose", true)).env("TMPDIR", dir.path()));
+    assert!(output.contains("forkclose: ok"), "{output}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
