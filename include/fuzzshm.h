@@ -11,8 +11,18 @@
  *  - A handle (fuzzshm_t) lives in your storage: stack, static or heap.
  *    The library allocates nothing. A constructor fills it; a zeroed handle
  *    (fuzzshm_t h = {0};), one whose constructor failed, and a closed one
- *    are "not open" and refused with FUZZSHM_ECLOSED. Do not copy an open
- *    handle: both copies would own the same mapping.
+ *    are "not open" and refused with FUZZSHM_ECLOSED.
+ *  - A handle is tied to its address and is not moved by copying: a copy
+ *    (b = a, memcpy, a struct holding one returned by value, realloc) is
+ *    "not open", refused with FUZZSHM_ECLOSED by every function, and
+ *    closing it leaves the original's region alone. Use the original,
+ *    and never write a copy back over it once it was closed (at its own
+ *    address, a stale copy would read as open).
+ *  - A constructor refuses a handle that is open (FUZZSHM_EOPEN): close it
+ *    first. Storage never initialised may hold anything; since the open
+ *    marker is a 64-bit pattern tied to the handle's address, the chance
+ *    that garbage passes for an open handle is negligible, but a zeroed
+ *    handle is the sure way.
  *  - Functions returning int return 0 on success, a positive FUZZSHM_E*
  *    code, or -errno from the system call that failed.
  *  - A null pointer where one is needed gives FUZZSHM_ENULL.
@@ -43,6 +53,7 @@ extern "C" {
  * crate's status table (src/error.rs). */
 #define FUZZSHM_ENULL 1              /* a required pointer is null */
 #define FUZZSHM_ECLOSED 2            /* the handle is not open */
+#define FUZZSHM_EOPEN 14             /* the handle is already open: close it first */
 #define FUZZSHM_ESIZE_OVERFLOW 3     /* the region would not fit in the address space */
 #define FUZZSHM_EVALUE_TOO_LARGE 4   /* the value exceeds the region's capacity */
 #define FUZZSHM_ECORRUPT_VALUE_LEN 5 /* the header's valueLen is negative or beyond the capacity */
@@ -55,14 +66,26 @@ extern "C" {
 #define FUZZSHM_ENAME_COLLISION 12   /* no free fuzz-* file name */
 #define FUZZSHM_EALREADY_TAKEN 13    /* the worker's descriptors were already taken */
 
-/* The handle: opaque storage, filled by a constructor. */
+/* The handle: opaque storage, filled by a constructor; 8-aligned in C89,
+ * C99, C11 and C++: the union's uint64_t aligns it on 64-bit targets, and
+ * where uint64_t is 4-aligned in structs (32-bit x86) alignas (C++11),
+ * _Alignas (C11) or GCC's and Clang's aligned attribute (C89, C99) do. The
+ * static assertions below check both numbers. */
 #define FUZZSHM_HANDLE_SIZE 128
-typedef struct fuzzshm {
-#ifdef __cplusplus
-    alignas(8) unsigned char opaque[FUZZSHM_HANDLE_SIZE];
+#if defined(__cplusplus)
+#define FUZZSHM_ALIGN_8 alignas(8)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define FUZZSHM_ALIGN_8 _Alignas(8)
+#elif defined(__GNUC__)
+#define FUZZSHM_ALIGN_8 __attribute__((aligned(8)))
 #else
-    _Alignas(8) unsigned char opaque[FUZZSHM_HANDLE_SIZE];
+#define FUZZSHM_ALIGN_8
 #endif
+typedef struct fuzzshm {
+    union {
+        FUZZSHM_ALIGN_8 unsigned char bytes[FUZZSHM_HANDLE_SIZE];
+        uint64_t align;
+    } opaque;
 } fuzzshm_t;
 
 /*
@@ -100,10 +123,17 @@ typedef struct fuzzshm_header {
 #define FUZZSHM_OFFSET_COUNT 0
 #define FUZZSHM_OFFSET_VALUE_LEN 8
 
-#ifdef __cplusplus
+/* static_assert (C++11), _Static_assert (C11), or before C11 a typedef
+ * of an array whose size is -1 if the condition fails. */
+#if defined(__cplusplus)
 #define FUZZSHM_STATIC_ASSERT static_assert
-#else
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define FUZZSHM_STATIC_ASSERT _Static_assert
+#else
+#define FUZZSHM_CONCAT_(a, b) a##b
+#define FUZZSHM_CONCAT(a, b) FUZZSHM_CONCAT_(a, b)
+#define FUZZSHM_STATIC_ASSERT(cond, message)                                  \
+    typedef char FUZZSHM_CONCAT(fuzzshm_static_assert_, __LINE__)[(cond) ? 1 : -1]
 #endif
 FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, count) == FUZZSHM_OFFSET_COUNT, "count");
 FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, value_len) == FUZZSHM_OFFSET_VALUE_LEN,
@@ -117,13 +147,21 @@ FUZZSHM_STATIC_ASSERT(offsetof(fuzzshm_header_t, raw_in_mem) == FUZZSHM_OFFSET_R
 FUZZSHM_STATIC_ASSERT(sizeof(fuzzshm_header_t) == FUZZSHM_HEADER_SIZE, "header size");
 FUZZSHM_STATIC_ASSERT(sizeof(intptr_t) == sizeof(void *), "Go int is pointer-sized");
 FUZZSHM_STATIC_ASSERT(sizeof(fuzzshm_t) == FUZZSHM_HANDLE_SIZE, "handle size");
+/* The handle's alignment, without C11's alignof: its offset after a char. */
+struct fuzzshm_alignment_check_ {
+    char c;
+    fuzzshm_t handle;
+};
+FUZZSHM_STATIC_ASSERT(offsetof(struct fuzzshm_alignment_check_, handle) == 8, "handle alignment");
 
 /* Go's sharedMemSize: the bytes of a region holding `capacity` value
  * bytes; 0 if it would not fit in the address space. */
 size_t fuzzshm_region_size(size_t capacity);
 
 /* Go's sharedMemTempFile: a new region in a new file fuzz-* in $TMPDIR (or
- * /tmp), mode 0600, close-on-exec, removed by fuzzshm_close. */
+ * /tmp), mode 0600, close-on-exec, removed by fuzzshm_close. Like every
+ * constructor: FUZZSHM_ENULL if out is NULL, FUZZSHM_EOPEN if *out is an
+ * open handle (left as it was); on any other failure *out is not open. */
 int fuzzshm_temp_file(fuzzshm_t *out, size_t capacity);
 
 /* fuzzshm_temp_file in the directory open as dir_fd (borrowed). */
@@ -141,7 +179,9 @@ int fuzzshm_anonymous(fuzzshm_t *out, size_t capacity);
 
 /* Maps the whole file or memfd `fd` (size from fstat), as a worker maps the
  * region it inherits. Takes ownership of fd: closed by fuzzshm_close, and
- * on failure too. FUZZSHM_ENOT_REGULAR_FILE, FUZZSHM_ETOO_SMALL.
+ * on any failure too, a refused `out` included (FUZZSHM_ENULL: NULL;
+ * FUZZSHM_EOPEN: already open, and left so). FUZZSHM_ENOT_REGULAR_FILE,
+ * FUZZSHM_ETOO_SMALL.
  * Contract: no other mapping of the same file (another handle over a dup
  * of fd, an mmap of yours) is alive in this process while the handle is
  * open; two would alias each other's value (Rust's from_fd is unsafe). */
@@ -157,7 +197,8 @@ int fuzzshm_map_file(fuzzshm_t *out, int fd, size_t size);
  * all three are close-on-exec from then on. Once per process
  * (FUZZSHM_EALREADY_TAKEN). On failure (fd 5 empty, read-only, a
  * directory...) fds 3, 4, 5 stay open and untaken, and a later call may
- * take them. Contract: fds 3-5 were inherited for the worker protocol and
+ * take them. FUZZSHM_ENULL and FUZZSHM_EOPEN (mem already open) touch no
+ * descriptor. Contract: fds 3-5 were inherited for the worker protocol and
  * nothing else in this process uses them. */
 int fuzzshm_worker_comm(fuzzshm_t *mem, int *fuzz_in, int *fuzz_out);
 
@@ -183,7 +224,9 @@ int fuzzshm_value_buffer(fuzzshm_t *mem, uint8_t **data, size_t *capacity);
 
 /* Go's setValue: copies len bytes in as the value, crash-consistently
  * (valueLen is 0 while the bytes are copied, then published). `data` may
- * point into the value area itself, and may be NULL if len is 0.
+ * point into the value area itself, and may be NULL if len is 0; a source
+ * that overlaps the header is refused with -EINVAL (valueLen is zeroed
+ * before the copy, which would read that zero). -EINVAL,
  * FUZZSHM_EVALUE_TOO_LARGE, or -ENOSPC on a full file system (the storage
  * is reserved before the copy, never SIGBUS), leave the region unchanged. */
 int fuzzshm_set_value(fuzzshm_t *mem, const uint8_t *data, size_t len);

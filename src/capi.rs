@@ -10,11 +10,14 @@
 //!   zeroed block, or one whose constructor failed or that was closed, is
 //!   *not open*, and every function refuses it with `FUZZSHM_ECLOSED`
 //!   rather than touch a mapping that is gone. Closing twice is therefore an
-//!   error, not a double `munmap`.
+//!   error, not a double `munmap`. The open marker is tied to the block's
+//!   own address, so a copy of an open handle (`b = a`) is not open either:
+//!   closing it cannot unmap what the original still owns. A constructor
+//!   refuses an open handle (`FUZZSHM_EOPEN`) rather than leak it.
 //! - **Every fallible function returns an `int` status**: `0`, a positive
-//!   `FUZZSHM_E*` code (one per [`Error`] variant, plus [`FUZZSHM_ENULL`] and
-//!   [`FUZZSHM_ECLOSED`]), or `-errno` from the system call that failed, so
-//!   the errno is kept without a thread-local.
+//!   `FUZZSHM_E*` code (one per [`Error`] variant, plus [`FUZZSHM_ENULL`],
+//!   [`FUZZSHM_ECLOSED`] and [`FUZZSHM_EOPEN`]), or `-errno` from the system
+//!   call that failed, so the errno is kept without a thread-local.
 //! - **Null pointers are refused** with `FUZZSHM_ENULL`, never dereferenced.
 //! - **No panic crosses the boundary**: nothing here panics on any input
 //!   (every bad number is an [`Error`]), the staticlib is built with
@@ -31,7 +34,7 @@ use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use static_assertions::const_assert;
 
 use crate::error::{status_table, Error, Result};
-use crate::header::{region_size, Header};
+use crate::header::{region_size, Header, HEADER_SIZE};
 use crate::shared_mem::SharedMem;
 use crate::worker_comm::WorkerComm;
 
@@ -90,14 +93,39 @@ status_table!(c_statuses);
 /// What a `fuzzshm_t` holds: an open marker, then the region.
 #[repr(C)]
 pub struct Handle {
-    /// [`OPEN`] while `mem` holds a live region; anything else means closed.
+    /// [`open_marker`] of the handle's own address while `mem` holds a live
+    /// region; anything else means not open.
     state: u64,
     mem: MaybeUninit<SharedMem>,
 }
 
-/// The marker of an open handle. A 64-bit pattern, so storage that was
-/// zeroed, closed or never filled does not pass for an open handle by chance.
+/// The pattern of an open handle, before it is tied to an address. A
+/// 64-bit pattern, so storage that was zeroed, closed or never filled does
+/// not pass for an open handle by chance.
 const OPEN: u64 = 0x6675_7a7a_7368_6d21; // "fuzzshm!"
+
+/// The `state` of an open handle stored at `handle`: [`OPEN`] tied to that
+/// address, so that a byte-for-byte copy of an open handle elsewhere (a C
+/// struct assignment) reads as not open and cannot close the original's
+/// region a second time.
+fn open_marker(handle: *const Handle) -> u64 {
+    OPEN ^ handle as usize as u64
+}
+
+/// Whether the handle at `handle` is open: its state is the marker of its
+/// own address.
+///
+/// # Safety
+///
+/// `handle` is non-null and valid for reads of a `Handle`.
+unsafe fn is_open(handle: *const Handle) -> bool {
+    // SAFETY: the caller's contract; `state` is the first field of the
+    // `repr(C)` `Handle`, so at its address, and a `u64` has no invalid bit
+    // pattern. (Storage C never initialised is indeterminate in C's terms;
+    // across the FFI boundary it is read as the bytes it holds.)
+    let state = unsafe { handle.cast::<u64>().read() };
+    state == open_marker(handle)
+}
 
 const_assert!(size_of::<Handle>() <= HANDLE_SIZE);
 const_assert!(align_of::<Handle>() <= HANDLE_ALIGN);
@@ -114,7 +142,7 @@ fn status(result: Result<()>) -> c_int {
 /// `out` is non-null and valid for writes of a `Handle`.
 unsafe fn install(out: *mut Handle, made: Result<SharedMem>) -> c_int {
     let (state, mem, code) = match made {
-        Ok(mem) => (OPEN, MaybeUninit::new(mem), 0),
+        Ok(mem) => (open_marker(out), MaybeUninit::new(mem), 0),
         Err(error) => (0, MaybeUninit::uninit(), status_of(error)),
     };
     // SAFETY: the caller's contract; `write` does not read (or drop) what
@@ -123,16 +151,36 @@ unsafe fn install(out: *mut Handle, made: Result<SharedMem>) -> c_int {
     code
 }
 
-/// Runs a constructor into `out`, unless `out` is null.
+/// Why a constructor must not fill `out`: it is null (`FUZZSHM_ENULL`) or
+/// holds an open handle that filling it would leak (`FUZZSHM_EOPEN`).
 ///
 /// # Safety
 ///
-/// `out` is null or valid for writes of a `Handle`.
-unsafe fn construct(out: *mut Handle, make: impl FnOnce() -> Result<SharedMem>) -> c_int {
+/// `out` is null or valid for reads of a `Handle`.
+unsafe fn refusal(out: *const Handle) -> Option<c_int> {
     if out.is_null() {
-        return FUZZSHM_ENULL;
+        Some(FUZZSHM_ENULL)
+    // SAFETY: non-null, and valid for reads by the caller's contract.
+    } else if unsafe { is_open(out) } {
+        Some(FUZZSHM_EOPEN)
+    } else {
+        None
     }
-    // SAFETY: non-null, and valid for writes by the caller's contract.
+}
+
+/// Runs a constructor into `out`, unless `out` is null or open; `make` is
+/// then dropped uncalled (with any descriptor it owns).
+///
+/// # Safety
+///
+/// `out` is null or valid for reads and writes of a `Handle`.
+unsafe fn construct(out: *mut Handle, make: impl FnOnce() -> Result<SharedMem>) -> c_int {
+    // SAFETY: the caller's contract.
+    if let Some(code) = unsafe { refusal(out) } {
+        return code;
+    }
+    // SAFETY: non-null (checked by `refusal`), and valid for writes by the
+    // caller's contract.
     unsafe { install(out, make()) }
 }
 
@@ -140,14 +188,20 @@ unsafe fn construct(out: *mut Handle, make: impl FnOnce() -> Result<SharedMem>) 
 ///
 /// # Safety
 ///
-/// `handle` is null or points to a `fuzzshm_t` that a constructor filled
-/// or that is zeroed, and no `&mut` to it is alive.
+/// `handle` is null or points to a `fuzzshm_t` that a constructor filled,
+/// that is zeroed, or that is a copy of either (but not the bytes of a
+/// handle since closed, written back to their own address), and no `&mut`
+/// to it is alive.
 unsafe fn open_ref<'a>(handle: *const Handle) -> core::result::Result<&'a SharedMem, c_int> {
+    let address = handle;
     // SAFETY: null is checked by `as_ref`; otherwise the caller's contract.
     match unsafe { handle.as_ref() } {
         None => Err(FUZZSHM_ENULL),
-        // SAFETY: `OPEN` is only ever stored together with a live region.
-        Some(handle) if handle.state == OPEN => Ok(unsafe { handle.mem.assume_init_ref() }),
+        Some(handle) if handle.state == open_marker(address) => {
+            // SAFETY: the marker of this address is only ever stored at it
+            // together with a live region (a copy elsewhere fails the check).
+            Ok(unsafe { handle.mem.assume_init_ref() })
+        }
         Some(_) => Err(FUZZSHM_ECLOSED),
     }
 }
@@ -158,11 +212,15 @@ unsafe fn open_ref<'a>(handle: *const Handle) -> core::result::Result<&'a Shared
 ///
 /// As [`open_ref`], and no other reference to the handle is alive.
 unsafe fn open_mut<'a>(handle: *mut Handle) -> core::result::Result<&'a mut SharedMem, c_int> {
+    let address = handle.cast_const();
     // SAFETY: null is checked by `as_mut`; otherwise the caller's contract.
     match unsafe { handle.as_mut() } {
         None => Err(FUZZSHM_ENULL),
-        // SAFETY: `OPEN` is only ever stored together with a live region.
-        Some(handle) if handle.state == OPEN => Ok(unsafe { handle.mem.assume_init_mut() }),
+        Some(handle) if handle.state == open_marker(address) => {
+            // SAFETY: the marker of this address is only ever stored at it
+            // together with a live region (a copy elsewhere fails the check).
+            Ok(unsafe { handle.mem.assume_init_mut() })
+        }
         Some(_) => Err(FUZZSHM_ECLOSED),
     }
 }
@@ -194,8 +252,8 @@ pub extern "C" fn fuzzshm_region_size(capacity: usize) -> usize {
 ///
 /// # Safety
 ///
-/// `out` is null or valid for writes of `fuzzshm_t` and holds no open handle
-/// (one would be leaked).
+/// `out` is null or valid for reads and writes of `fuzzshm_t` (an open
+/// handle there is refused with `FUZZSHM_EOPEN`, not leaked).
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_temp_file(out: *mut Handle, capacity: usize) -> c_int {
     // SAFETY: the caller's contract, passed on.
@@ -285,7 +343,8 @@ pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) ->
 
 /// [`SharedMem::from_fd`]: maps the whole file or memfd `fd`, as a worker
 /// maps the region it inherits. Takes ownership of `fd`: it is closed on
-/// close, and on failure too (a negative `fd` is refused with `-EBADF`).
+/// close, and on failure too, refusals of `out` (`FUZZSHM_ENULL`,
+/// `FUZZSHM_EOPEN`) included (a negative `fd` is refused with `-EBADF`).
 ///
 /// # Safety
 ///
@@ -295,13 +354,15 @@ pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) ->
 /// process while the handle is open.
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
-    let make = || {
-        let fd = owned_fd("fuzzshm_from_fd", fd)?;
+    // Owned before `out` is looked at, so that a refused `out` closes it.
+    let fd = owned_fd("fuzzshm_from_fd", fd);
+    let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.
-        unsafe { SharedMem::from_fd(fd) }
+        unsafe { SharedMem::from_fd(fd?) }
     };
-    // SAFETY: `out` is null or valid for writes (the caller's contract).
+    // SAFETY: `out` is null or valid for reads and writes (the caller's
+    // contract).
     unsafe { construct(out, make) }
 }
 
@@ -313,13 +374,15 @@ pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
 /// As [`fuzzshm_from_fd`].
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usize) -> c_int {
-    let make = || {
-        let fd = owned_fd("fuzzshm_map_file", fd)?;
+    // Owned before `out` is looked at, so that a refused `out` closes it.
+    let fd = owned_fd("fuzzshm_map_file", fd);
+    let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.
-        unsafe { SharedMem::map_file(fd, size) }
+        unsafe { SharedMem::map_file(fd?, size) }
     };
-    // SAFETY: `out` is null or valid for writes (the caller's contract).
+    // SAFETY: `out` is null or valid for reads and writes (the caller's
+    // contract).
     unsafe { construct(out, make) }
 }
 
@@ -342,8 +405,12 @@ pub unsafe extern "C" fn fuzzshm_worker_comm(
     fuzz_in: *mut c_int,
     fuzz_out: *mut c_int,
 ) -> c_int {
-    if mem.is_null() || fuzz_in.is_null() || fuzz_out.is_null() {
+    if fuzz_in.is_null() || fuzz_out.is_null() {
         return FUZZSHM_ENULL;
+    }
+    // SAFETY: `mem` is null or valid for reads (the caller's contract).
+    if let Some(code) = unsafe { refusal(mem) } {
+        return code;
     }
     // SAFETY: the caller's contract is `from_inherited`'s.
     let comm = unsafe { WorkerComm::from_inherited() };
@@ -369,7 +436,8 @@ fn into_raw(fd: OwnedFd) -> RawFd {
 ///
 /// # Safety
 ///
-/// `mem` is null, zeroed, or a handle a constructor filled; no pointer from
+/// `mem` is null, zeroed, a handle a constructor filled, or a copy of one
+/// (refused: only the original is open); no pointer from
 /// [`fuzzshm_header`], [`fuzzshm_value`] or [`fuzzshm_value_buffer`] is used
 /// afterwards.
 #[no_mangle]
@@ -382,8 +450,9 @@ pub unsafe extern "C" fn fuzzshm_close(mem: *mut Handle) -> c_int {
     // handle no other reference reaches (the caller's contract).
     let handle = unsafe { &mut *mem };
     handle.state = 0;
-    // SAFETY: the state was `OPEN` (checked by `open_mut`), so `mem` holds
-    // a live region; the state is now closed, so it is read out only once.
+    // SAFETY: the state was the open marker of this address (checked by
+    // `open_mut`), so `mem` holds a live region; the state is now closed,
+    // so it is read out only once.
     let region = unsafe { handle.mem.assume_init_read() };
     status(region.close())
 }
@@ -476,8 +545,10 @@ unsafe fn write_span<P>(
 
 /// [`SharedMem::set_value`]: copies `len` bytes from `data` in as the
 /// value, crash-consistently. `data` may point into the region's own value
-/// area (the bytes are moved), and may be null when `len` is 0.
-/// `FUZZSHM_EVALUE_TOO_LARGE` leaves the region unchanged.
+/// area (the bytes are moved), and may be null when `len` is 0. A source
+/// overlapping the region's header is refused with `-EINVAL`: `valueLen`
+/// is withdrawn (zeroed) before the copy, which would read that zero.
+/// `FUZZSHM_EVALUE_TOO_LARGE` leaves the region unchanged, as `-EINVAL` does.
 ///
 /// # Safety
 ///
@@ -495,6 +566,11 @@ pub unsafe extern "C" fn fuzzshm_set_value(mem: *mut Handle, data: *const u8, le
         } else {
             FUZZSHM_ENULL
         };
+    }
+    let header = ptr::from_ref(mem.header()) as usize;
+    let source = data as usize;
+    if source < header.wrapping_add(HEADER_SIZE) && header < source.wrapping_add(len) {
+        return -libc::EINVAL;
     }
     // SAFETY: `data` is valid for reads of `len` bytes (the caller's
     // contract), and C holds no Rust reference into them.
@@ -663,7 +739,7 @@ mod tests {
             Error::AlreadyTaken,
         ];
         let codes: BTreeSet<c_int> = errors.iter().map(|&error| status_of(error)).collect();
-        assert_eq!(codes.len(), STATUSES.len() - 2, "an error per code");
+        assert_eq!(codes.len(), STATUSES.len() - 3, "an error per code");
         for error in errors {
             let message = message_of(status_of(error)).unwrap();
             let message = message.strip_suffix('\0').unwrap();

@@ -189,6 +189,7 @@ macro_rules! status_table {
             c_only {
                 FUZZSHM_ENULL = 1, "a required pointer is null";
                 FUZZSHM_ECLOSED = 2, "the handle is not open";
+                FUZZSHM_EOPEN = 14, "the handle is already open: close it first";
             }
             errors {
                 SizeOverflow => FUZZSHM_ESIZE_OVERFLOW = 3,

@@ -233,6 +233,26 @@ fn header_compiles_as_cxx() {
         .arg(root("include/fuzzshm.h")));
 }
 
+#[test]
+fn header_compiles_as_c99_pedantic() {
+    // The header alone, and a program including it, without C11.
+    run(compiler(false)
+        .args(["-std=c99", "-pedantic", "-x", "c", "-fsyntax-only"])
+        .arg(root("include/fuzzshm.h")));
+    let exe = scratch("c99");
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    run(compiler(false)
+        .args(["-std=c99", "-pedantic"])
+        .arg(root("tests/c/c99.c"))
+        .arg("-o")
+        .arg(&exe));
+    let output = run(&mut Command::new(exe));
+    assert_eq!(
+        output,
+        format!("c99: size {HANDLE_SIZE} alignment {HANDLE_ALIGN}\n")
+    );
+}
+
 /// `tests/c/pair.c`, linked once for every backing.
 fn pair() -> &'static Path {
     static PAIR: OnceLock<PathBuf> = OnceLock::new();
@@ -271,6 +291,15 @@ fn c_worker_comm_refuses_a_bad_fd_5_and_leaves_fds_3_4_5_untaken() {
     let inherit = c_program("inherit", true);
     let output = run(Command::new(inherit).env("TMPDIR", dir.path()));
     assert!(output.contains("inherit: ok"), "{output}");
+}
+
+#[test]
+fn c_handles_copied_refused_or_misused_harm_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let handles = c_program("handles", true);
+    let output = run(Command::new(handles).env("TMPDIR", dir.path()));
+    assert!(output.contains("handles: ok"), "{output}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]
