@@ -4,7 +4,7 @@
 
 use core::ffi::{c_void, CStr};
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use rustix::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
@@ -475,17 +475,8 @@ fn getpid() -> u32 {
 /// process's first; a forked child's names still differ by the pid.
 pub(crate) fn process_identity() -> (u32, u64) {
     match ProcessPage::get() {
-        Some(page) => page.identity(),
-        None => {
-            static SEED: AtomicU64 = AtomicU64::new(0);
-            let mut seed = SEED.load(Ordering::Relaxed);
-            if seed == 0 {
-                // A race seeds twice; either seed is as good.
-                seed = name_seed() | 1;
-                SEED.store(seed, Ordering::Relaxed);
-            }
-            (getpid(), seed)
-        }
+        Some(page) => (page.pid(), page.seed()),
+        None => (getpid(), NO_PAGE.seed()),
     }
 }
 
@@ -493,20 +484,24 @@ pub(crate) fn process_identity() -> (u32, u64) {
 /// [`process_identity`]): zero means "not asked yet in this process".
 #[repr(C)]
 struct ProcessPage {
-    pid: AtomicU32,
+    /// The pid (a `u32`, in a word like the seed's).
+    pid: AtomicU64,
     seed: AtomicU64,
 }
 
-/// The page, once mapped; [`no_page`] where it cannot be had.
+/// The page, once mapped; [`NO_PAGE`]'s address where it cannot be had.
 static PROCESS_PAGE: AtomicPtr<ProcessPage> = AtomicPtr::new(ptr::null_mut());
 
-/// The marker that there is no page: an address that is never a page.
+/// Marks that there is no page (its address is never a page's), and keeps
+/// the seed there instead: the process's first, which a forked child
+/// shares (its names still differ by the pid, asked each time).
+static NO_PAGE: ProcessPage = ProcessPage {
+    pid: AtomicU64::new(0),
+    seed: AtomicU64::new(0),
+};
+
 fn no_page() -> *mut ProcessPage {
-    static MARKER: ProcessPage = ProcessPage {
-        pid: AtomicU32::new(0),
-        seed: AtomicU64::new(0),
-    };
-    ptr::addr_of!(MARKER).cast_mut()
+    ptr::addr_of!(NO_PAGE).cast_mut()
 }
 
 impl ProcessPage {
@@ -537,6 +532,7 @@ impl ProcessPage {
     }
 
     /// `mmap(MAP_PRIVATE|MAP_ANONYMOUS)`, then `madvise(MADV_WIPEONFORK)`.
+    #[cfg(fuzzshm_wipe_on_fork)]
     fn map() -> *mut ProcessPage {
         // SAFETY: a null hint without MAP_FIXED maps fresh memory.
         let page = unsafe {
@@ -550,31 +546,43 @@ impl ProcessPage {
         let Ok(page) = page else {
             return no_page();
         };
-        #[cfg(fuzzshm_wipe_on_fork)]
-        let wiped = {
-            // SAFETY: `page` is the mapping made just above.
-            unsafe { mm::madvise(page, PAGE_BYTES, mm::Advice::LinuxWipeOnFork) }
-        };
-        #[cfg(not(fuzzshm_wipe_on_fork))]
-        let wiped: core::result::Result<(), ()> = Err(());
-        if wiped.is_err() {
-            // SAFETY: `page` is the mapping made just above, not published.
+        // SAFETY: `page` is the mapping made just above.
+        if unsafe { mm::madvise(page, PAGE_BYTES, mm::Advice::LinuxWipeOnFork) }.is_err() {
+            // SAFETY: `page` is the mapping made just above, not published
+            // (a kernel older than 4.14 refuses the advice).
             let _ = unsafe { mm::munmap(page, PAGE_BYTES) };
             return no_page();
         }
         page.cast()
     }
 
-    fn identity(&self) -> (u32, u64) {
-        let pid = self.pid.load(Ordering::Acquire);
-        if pid != 0 {
-            return (pid, self.seed.load(Ordering::Relaxed));
+    /// No page a fork wipes on this system.
+    #[cfg(not(fuzzshm_wipe_on_fork))]
+    fn map() -> *mut ProcessPage {
+        no_page()
+    }
+
+    /// This process's pid, asked once per process.
+    fn pid(&self) -> u32 {
+        get_or_set(&self.pid, || u64::from(getpid())) as u32
+    }
+
+    /// The seed of this process's names, drawn once per process.
+    fn seed(&self) -> u64 {
+        get_or_set(&self.seed, || name_seed() | 1)
+    }
+}
+
+/// A fact kept in the page: read it, or (still zero) find it and keep it.
+/// Two threads racing both find it, and either answer is as good.
+fn get_or_set(slot: &AtomicU64, find: impl FnOnce() -> u64) -> u64 {
+    match slot.load(Ordering::Relaxed) {
+        0 => {
+            let found = find();
+            slot.store(found, Ordering::Relaxed);
+            found
         }
-        let (pid, seed) = (getpid(), name_seed() | 1);
-        // A race stores twice; either seed is as good.
-        self.seed.store(seed, Ordering::Relaxed);
-        self.pid.store(pid, Ordering::Release);
-        (pid, seed)
+        known => known,
     }
 }
 
