@@ -259,47 +259,40 @@ fn pair() -> &'static Path {
     PAIR.get_or_init(|| c_program("pair", true))
 }
 
+/// Runs a C test program with a TMPDIR of its own: it must succeed, say
+/// `ok_line`, and leave nothing in that TMPDIR (regions removed on close,
+/// or never named).
+fn passes_leaving_nothing(program: &mut Command, ok_line: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(program.env("TMPDIR", dir.path()));
+    assert!(output.contains(ok_line), "{output}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}
+
 #[test]
 fn c_coordinator_and_worker_over_a_memfd() {
-    let output = run(Command::new(pair()).arg("memfd"));
-    assert!(output.contains("pair memfd: ok"), "{output}");
+    passes_leaving_nothing(Command::new(pair()).arg("memfd"), "pair memfd: ok");
 }
 
 #[test]
 fn c_coordinator_and_worker_over_an_anonymous_region() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(Command::new(pair())
-        .arg("anonymous")
-        .env("TMPDIR", dir.path()));
-    assert!(output.contains("pair anonymous: ok"), "{output}");
-    // Nothing named, ever: TMPDIR stays empty.
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    passes_leaving_nothing(Command::new(pair()).arg("anonymous"), "pair anonymous: ok");
 }
 
 #[test]
 fn c_coordinator_and_worker_over_a_temp_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(Command::new(pair()).arg("temp").env("TMPDIR", dir.path()));
-    assert!(output.contains("pair temp: ok"), "{output}");
-    // Removed on close: nothing left in TMPDIR.
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    passes_leaving_nothing(Command::new(pair()).arg("temp"), "pair temp: ok");
 }
 
 #[test]
 fn c_worker_comm_refuses_a_bad_fd_5_and_leaves_fds_3_4_5_untaken() {
-    let dir = tempfile::tempdir().unwrap();
-    let inherit = c_program("inherit", true);
-    let output = run(Command::new(inherit).env("TMPDIR", dir.path()));
-    assert!(output.contains("inherit: ok"), "{output}");
+    passes_leaving_nothing(&mut Command::new(c_program("inherit", true)), "inherit: ok");
 }
 
 #[test]
 fn c_handles_copied_refused_or_misused_harm_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let handles = c_program("handles", true);
-    let output = run(Command::new(handles).env("TMPDIR", dir.path()));
-    assert!(output.contains("handles: ok"), "{output}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    passes_leaving_nothing(&mut Command::new(c_program("handles", true)), "handles: ok");
 }
 
 #[test]
@@ -331,8 +324,8 @@ fn a_c_target_reading_past_its_input_is_reported_under_asan_and_only_then() {
 
 #[test]
 fn a_forked_c_child_closing_its_copy_leaves_the_parents_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(Command::new(c_program("forkclose", true)).env("TMPDIR", dir.path()));
-    assert!(output.contains("forkclose: ok"), "{output}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    passes_leaving_nothing(
+        &mut Command::new(c_program("forkclose", true)),
+        "forkclose: ok",
+    );
 }

@@ -26,19 +26,6 @@
 #include "fuzzshm.h"
 
 
-#define EXPECT_STATUS(call, expected)                                            \
-    do {                                                                         \
-        int status_ = (call);                                                    \
-        if (status_ != (expected)) {                                             \
-            fprintf(stderr, "%s:%d: %s = %d (%s), expected %d\n", __FILE__,      \
-                    __LINE__, #call, status_, fuzzshm_strerror(status_),         \
-                    (expected));                                                 \
-            exit(1);                                                             \
-        }                                                                        \
-    } while (0)
-
-#define OK(call) EXPECT_STATUS(call, 0)
-
 /* The worker's commands, one byte each on fd 3. */
 enum { CMD_RUN = 'r', CMD_REMAP = 'm', CMD_QUIT = 'q' };
 
