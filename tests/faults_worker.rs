@@ -13,9 +13,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fuzzshm::{region_size, CoordinatorComm, Error, SharedMem, WorkerComm};
-use rustix::io::{fcntl_getfd, Errno, FdFlags};
+use rustix::io::{fcntl_getfd, FdFlags};
 use rustix::pipe::PipeFlags;
-use rustix::process::Resource;
 
 #[test]
 fn child_main() {
@@ -249,38 +248,18 @@ fn spawning_a_missing_worker_fails_even_with_fds_3_4_5_free() {
     }
 }
 
-/// Under a low `RLIMIT_NOFILE` (the number in `FUZZSHM_TEST_NOFILE`),
-/// `attach` fails with `EMFILE`, never `EINVAL`, and hands the region back
-/// with its value.
+/// Under a low `RLIMIT_NOFILE`, `attach` fails with `EMFILE`, never
+/// `EINVAL`, and hands the region back with its value.
 fn attach_under_nofile() {
-    let limit: u64 = std::env::var("FUZZSHM_TEST_NOFILE")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut mem = SharedMem::memfd(64).unwrap();
-    mem.set_value(b"a crasher").unwrap();
-    common::lower_rlimit(Resource::Nofile, limit);
+    let mem = common::crasher_under_nofile_limit(SharedMem::memfd(64).unwrap());
     let mut cmd = Command::new("true");
     let refused = CoordinatorComm::attach(&mut cmd, mem).expect_err("too few descriptors");
-    assert_eq!(
-        refused.error.raw_os_error(),
-        Some(Errno::MFILE.raw_os_error())
-    );
-    assert!(
-        !matches!(refused.error, Error::Os { errno, .. } if errno == Errno::INVAL),
-        "{}",
-        refused.error
-    );
-    assert_eq!(refused.mem.value().unwrap(), b"a crasher");
+    common::assert_handed_back_for_emfile(&refused);
 }
 
 #[test]
 fn attach_under_a_low_descriptor_limit_hands_the_region_back() {
-    for limit in [6, 8, 10] {
-        let mut cmd = common::child("attach-under-nofile");
-        cmd.env("FUZZSHM_TEST_NOFILE", limit.to_string());
-        common::assert_success(&common::output_of(cmd));
-    }
+    common::run_under_nofile_limits("attach-under-nofile");
 }
 
 /// A worker started by hand, with nothing at fds 3-5: the error says which

@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use common::{Log, Process};
 use fuzzshm::{CoordinatorComm, Errno, Error, SharedMem, WorkerComm};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::process::Resource;
 
 #[test]
 fn child_main() {
@@ -215,33 +214,15 @@ fn spawning_a_missing_program_hands_the_region_back() {
     common::assert_success(&common::output_of(cmd));
 }
 
-/// Under a low `RLIMIT_NOFILE` (the number in `FUZZSHM_TEST_NOFILE`),
-/// `spawn` fails with `EMFILE`, at whichever step the limit is reached,
-/// and hands the region back with its value.
+/// Under a low `RLIMIT_NOFILE`, `spawn` fails with `EMFILE`, at whichever
+/// step the limit is reached, and hands the region back with its value.
 fn spawn_under_nofile() {
-    let limit: u64 = std::env::var("FUZZSHM_TEST_NOFILE")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut mem = SharedMem::temp_file(64).unwrap();
-    mem.set_value(b"a crasher").unwrap();
-    common::lower_rlimit(Resource::Nofile, limit);
+    let mem = common::crasher_under_nofile_limit(SharedMem::temp_file(64).unwrap());
     let refused = CoordinatorComm::spawn(Command::new("true"), mem).expect_err("too few fds");
-    assert_eq!(
-        refused.error.raw_os_error(),
-        Some(Errno::MFILE.raw_os_error()),
-        "{}",
-        refused.error
-    );
-    assert_eq!(refused.mem.value().unwrap(), b"a crasher");
+    common::assert_handed_back_for_emfile(&refused);
 }
 
 #[test]
 fn spawn_under_a_low_descriptor_limit_hands_the_region_back() {
-    // Where nothing else is open, 6 and 8 stop a pipe, 10 the parking.
-    for limit in [6, 8, 10] {
-        let mut cmd = common::child("spawn-under-nofile");
-        cmd.env("FUZZSHM_TEST_NOFILE", limit.to_string());
-        common::assert_success(&common::output_of(cmd));
-    }
+    common::run_under_nofile_limits("spawn-under-nofile");
 }

@@ -294,3 +294,41 @@ pub fn lower_rlimit(resource: rustix::process::Resource, limit: u64) {
     )
     .unwrap();
 }
+
+/// The descriptor limits a region-taking call is tried under: where
+/// nothing else is open, 6 and 8 stop a pipe, 10 the parking above fd 5.
+const NOFILE_LIMITS: [u64; 3] = [6, 8, 10];
+
+/// Runs the child `role` once under each of [`NOFILE_LIMITS`], passed in
+/// `FUZZSHM_TEST_NOFILE`; each run must succeed.
+pub fn run_under_nofile_limits(role: &str) {
+    for limit in NOFILE_LIMITS {
+        let mut cmd = child(role);
+        cmd.env("FUZZSHM_TEST_NOFILE", limit.to_string());
+        assert_success(&output_of(cmd));
+    }
+}
+
+/// In such a child: `mem` given a crasher to hand back, then
+/// `RLIMIT_NOFILE` lowered to the limit the parent chose.
+pub fn crasher_under_nofile_limit(mut mem: fuzzshm::SharedMem) -> fuzzshm::SharedMem {
+    let limit: u64 = std::env::var("FUZZSHM_TEST_NOFILE")
+        .unwrap()
+        .parse()
+        .unwrap();
+    mem.set_value(b"a crasher").unwrap();
+    lower_rlimit(rustix::process::Resource::Nofile, limit);
+    mem
+}
+
+/// The call was refused for want of descriptors: `EMFILE` (never the
+/// `EINVAL` of a number past the limit), the region handed back as it was.
+pub fn assert_handed_back_for_emfile(refused: &fuzzshm::RegionError) {
+    assert_eq!(
+        refused.error.raw_os_error(),
+        Some(rustix::io::Errno::MFILE.raw_os_error()),
+        "{}",
+        refused.error
+    );
+    assert_eq!(refused.mem.value().unwrap(), b"a crasher");
+}
