@@ -109,10 +109,7 @@ fn resize_under_rlimit_as() {
 #[test]
 fn a_resize_refused_under_rlimit_as_leaves_everything_as_it_was() {
     let dir = common::private_tmpdir("faults-rlimit-as");
-    let mut cmd = common::child("resize-under-rlimit-as");
-    cmd.env("TMPDIR", &dir);
-    common::assert_success(&common::output_of(cmd));
-    assert_eq!(common::entries(&dir), Vec::<String>::new());
+    common::passes_leaving_tmpdir_empty("resize-under-rlimit-as", &dir);
 }
 
 const FSIZE_LIMIT: u64 = 256 << 10;
@@ -135,11 +132,8 @@ fn under_rlimit_fsize() {
 #[test]
 fn rlimit_fsize_is_an_efbig_error_never_sigxfsz_and_leaves_nothing() {
     let dir = common::private_tmpdir("faults-rlimit-fsize");
-    let mut cmd = common::child("under-rlimit-fsize");
-    cmd.env("TMPDIR", &dir);
     // The child ending normally is the proof: SIGXFSZ would kill it.
-    common::assert_success(&common::output_of(cmd));
-    assert_eq!(common::entries(&dir), Vec::<String>::new());
+    common::passes_leaving_tmpdir_empty("under-rlimit-fsize", &dir);
 }
 
 /// A tmpfs of `size` bytes mounted at `path` for the life of the value.
@@ -229,8 +223,5 @@ fn a_full_tmpfs_is_an_enospc_error_never_sigbus() {
     let Some(tmpfs) = SmallTmpfs::mount(&path, &TMPFS_SIZE.to_string()) else {
         return;
     };
-    let mut cmd = common::child("on-a-full-tmpfs");
-    cmd.env("TMPDIR", &tmpfs.0);
-    common::assert_success(&common::output_of(cmd));
-    assert_eq!(common::entries(&tmpfs.0), Vec::<String>::new());
+    common::passes_leaving_tmpdir_empty("on-a-full-tmpfs", &tmpfs.0);
 }

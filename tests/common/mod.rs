@@ -332,3 +332,12 @@ pub fn assert_handed_back_for_emfile(refused: &fuzzshm::RegionError) {
     );
     assert_eq!(refused.mem.value().unwrap(), b"a crasher");
 }
+
+/// Runs the child `role` with `dir` as its `TMPDIR`: it must succeed and
+/// leave nothing in `dir`.
+pub fn passes_leaving_tmpdir_empty(role: &str, dir: &std::path::Path) {
+    let mut cmd = child(role);
+    cmd.env("TMPDIR", dir);
+    assert_success(&output_of(cmd));
+    assert_eq!(entries(dir), Vec::<String>::new(), "left in TMPDIR");
+}
