@@ -242,7 +242,7 @@ mod coordinator {
     use std::os::unix::process::CommandExt;
     use std::process::{Child, Command};
 
-    use rustix::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+    use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
     use rustix::io::Errno;
 
     use super::{FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
@@ -297,10 +297,21 @@ mod coordinator {
         mem: impl AsFd,
     ) -> Result<()> {
         sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
+        place_at_3_4_5(cmd, fuzz_in.as_fd(), fuzz_out.as_fd(), mem.as_fd())
+    }
+
+    /// [`set_worker_comm`] once fds 3-5 of this process are known to be
+    /// occupied: parks the duplicates above 5 and places them in the child.
+    fn place_at_3_4_5(
+        cmd: &mut Command,
+        fuzz_in: BorrowedFd<'_>,
+        fuzz_out: BorrowedFd<'_>,
+        mem: BorrowedFd<'_>,
+    ) -> Result<()> {
         let parked = [
-            sys::dup_cloexec_above_limit(fuzz_in.as_fd(), PARKING_MIN_FD)?,
-            sys::dup_cloexec_above_limit(fuzz_out.as_fd(), PARKING_MIN_FD)?,
-            sys::dup_cloexec_above_limit(mem.as_fd(), PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(fuzz_in, PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(fuzz_out, PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(mem, PARKING_MIN_FD)?,
         ];
         let place = move || {
             for (source, target) in parked.iter().zip([FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD]) {
@@ -515,7 +526,7 @@ mod coordinator {
                 sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
                 let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
                 let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
-                set_worker_comm(cmd, &worker_in, &worker_out, &mem)?;
+                place_at_3_4_5(cmd, worker_in.as_fd(), worker_out.as_fd(), mem.as_fd())?;
                 Ok((coordinator_in, coordinator_out))
             })();
             match pipes {
