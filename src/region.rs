@@ -245,6 +245,15 @@ impl Region {
     /// A writer killed at any instant leaves a `valueLen` that covers only
     /// bytes written in the same round (zero, or all of `bytes`).
     ///
+    /// The copy is chosen for the peer, which reads the value on another
+    /// CPU: from 8 MiB on, the bytes are streamed past this CPU's caches
+    /// (non-temporal stores) into memory, where the reader fetches them at
+    /// full speed. A caller that reads the value back itself, or whose
+    /// worker shares its CPU, gives up a little there (up to 1.2x, measured
+    /// at 8 MiB in `BENCHMARKS.md`); it can copy through
+    /// [`value_buffer_mut`](Self::value_buffer_mut) and publish with
+    /// [`set_value_len`](Self::set_value_len) instead.
+    ///
     /// # Errors
     ///
     /// [`Error::ValueTooLarge`] if `bytes` is longer than the capacity

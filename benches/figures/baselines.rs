@@ -80,6 +80,13 @@ pub(crate) struct Memmap2Mapping {
     _file: File,
 }
 
+impl Memmap2Mapping {
+    /// Where the header would be: the mapping's first byte.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.map.as_ptr().cast_mut()
+    }
+}
+
 impl std::ops::Deref for Memmap2Mapping {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -91,4 +98,45 @@ impl std::ops::DerefMut for Memmap2Mapping {
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut self.map[HEADER_SIZE..]
     }
+}
+
+/// A plain streaming copy, the handoff figure's baseline for "past the
+/// cache": one pass of 32-byte non-temporal stores aligned to `dst`, the
+/// unaligned ends by `copy_from_slice`, then `sfence`. No prefetch and one
+/// stream, as glibc's and Go's simplest such loops; where AVX is missing,
+/// `copy_from_slice`.
+pub(crate) fn stream_copy(src: &[u8], dst: &mut [u8]) {
+    assert_eq!(src.len(), dst.len());
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx") {
+        let head = dst.as_ptr().align_offset(32).min(dst.len());
+        let body = (dst.len() - head) / 32 * 32;
+        dst[..head].copy_from_slice(&src[..head]);
+        // SAFETY: AVX was just detected; `[head, head + body)` is inside
+        // both slices and `dst + head` is 32-byte aligned.
+        unsafe { stream_avx(src[head..].as_ptr(), dst[head..].as_mut_ptr(), body) };
+        let end = head + body;
+        dst[end..].copy_from_slice(&src[end..]);
+        return;
+    }
+    dst.copy_from_slice(src);
+}
+
+/// # Safety
+///
+/// `src` and `dst` are valid for `len` bytes, a multiple of 32, and do not
+/// overlap; `dst` is 32-byte aligned; the CPU has AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn stream_avx(src: *const u8, dst: *mut u8, len: usize) {
+    use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_stream_si256, _mm_sfence};
+    for at in (0..len).step_by(32) {
+        // SAFETY: the caller's contract: `at + 32 <= len`, `dst + at`
+        // aligned.
+        unsafe {
+            let lane = _mm256_loadu_si256(src.add(at).cast::<__m256i>());
+            _mm256_stream_si256(dst.add(at).cast::<__m256i>(), lane);
+        }
+    }
+    _mm_sfence();
 }

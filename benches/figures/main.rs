@@ -33,7 +33,9 @@
 mod baselines;
 mod figures;
 mod go;
+mod handoff;
 mod stats;
+mod sweep;
 
 use go::GoBench;
 use stats::{median_rank, Bench, Xorshift};
@@ -97,8 +99,26 @@ fn main() {
     }
     for size in [64, 4096, MIB, 64 * MIB] {
         if selected(&format!("set_value {}", human(size))) {
-            bench.set_value(size);
+            bench.set_value(size, 1);
+            bench.set_value(size, figures::TURNS);
         }
+    }
+    for size in [
+        4 << 10,
+        16 << 10,
+        64 << 10,
+        256 << 10,
+        MIB,
+        4 * MIB,
+        8 * MIB,
+        64 * MIB,
+    ] {
+        if selected(&format!("handoff {}", human(size))) {
+            bench.handoff(size);
+        }
+    }
+    if selected("write alone") {
+        bench.sweep();
     }
     if selected("per-exec") {
         bench.per_exec();

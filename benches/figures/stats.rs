@@ -106,6 +106,35 @@ impl Bench {
             );
             return;
         };
+        let ratio = Ratio::of(subject, baseline, target);
+        if !self.judged {
+            return;
+        }
+        println!(
+            "{figure:<58} {:>11.0} {:>11.0} {:>7.3} {:>15}  {:<7} {}",
+            median(subject.to_vec()),
+            median(baseline.to_vec()),
+            ratio.median,
+            format!("[{:.3}, {:.3}]", ratio.low, ratio.high),
+            target.to_string(),
+            ratio.holds,
+        );
+    }
+}
+
+/// What the per-round ratios of a subject to its baseline say.
+pub(crate) struct Ratio {
+    pub(crate) median: f64,
+    /// The interval around the median (see [`median_interval`]).
+    pub(crate) low: f64,
+    pub(crate) high: f64,
+    /// The verdict against the target: "yes", "NO", "tie", or "-" for
+    /// [`Target::Report`].
+    pub(crate) holds: &'static str,
+}
+
+impl Ratio {
+    pub(crate) fn of(subject: &[f64], baseline: &[f64], target: Target) -> Ratio {
         let ratios: Vec<f64> = subject.iter().zip(baseline).map(|(s, b)| s / b).collect();
         let (low, high) = median_interval(&ratios);
         let holds = match target {
@@ -114,17 +143,12 @@ impl Bench {
             _ if !target.met_by(low) => "NO",
             _ => "tie",
         };
-        if !self.judged {
-            return;
+        Ratio {
+            median: median(ratios),
+            low,
+            high,
+            holds,
         }
-        println!(
-            "{figure:<58} {:>11.0} {:>11.0} {:>7.3} {:>15}  {:<7} {holds}",
-            median(subject.to_vec()),
-            median(baseline.to_vec()),
-            median(ratios),
-            format!("[{low:.3}, {high:.3}]"),
-            target.to_string(),
-        );
     }
 }
 
@@ -135,22 +159,37 @@ impl Bench {
 /// 4 KiB copy, against 67-78 ns in the runs around it, while the Go
 /// process, on the other CPU, did not slow down. On one CPU, both sides
 /// see the same noise.
-struct OneCpu(rustix::thread::CpuSet);
+pub(crate) struct OneCpu {
+    previous: rustix::thread::CpuSet,
+    cpu: usize,
+}
 
 impl OneCpu {
-    fn pin() -> OneCpu {
-        use rustix::thread::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
-        let previous = sched_getaffinity(None).unwrap();
-        let mut one = CpuSet::new();
-        one.set(sched_getcpu());
-        sched_setaffinity(None, &one).unwrap();
-        OneCpu(previous)
+    pub(crate) fn pin() -> OneCpu {
+        let previous = rustix::thread::sched_getaffinity(None).unwrap();
+        let cpu = rustix::thread::sched_getcpu();
+        OneCpu::pin_to(cpu);
+        OneCpu { previous, cpu }
+    }
+
+    /// Keeps this thread on `cpu` for good.
+    pub(crate) fn pin_to(cpu: usize) {
+        let mut one = rustix::thread::CpuSet::new();
+        one.set(cpu);
+        rustix::thread::sched_setaffinity(None, &one).unwrap();
+    }
+
+    /// A CPU this thread could run on before it was pinned, other than
+    /// the one it is pinned to.
+    pub(crate) fn other_cpu(&self) -> Option<usize> {
+        (0..rustix::thread::CpuSet::MAX_CPU)
+            .find(|&cpu| cpu != self.cpu && self.previous.is_set(cpu))
     }
 }
 
 impl Drop for OneCpu {
     fn drop(&mut self) {
-        rustix::thread::sched_setaffinity(None, &self.0).unwrap();
+        rustix::thread::sched_setaffinity(None, &self.previous).unwrap();
     }
 }
 

@@ -9,6 +9,11 @@
 //	shmbench lifecycle CAPACITY   a batch: create+map+unmap+close+remove
 //	shmbench setvalue  SIZE TURNS a batch: setValue of SIZE bytes, into TURNS
 //	                              regions in turn
+//	shmbench handoff SIZE CONTROL SLOT REGION...
+//	                              a batch: setValue of SIZE bytes into each
+//	                              REGION file in turn, each handed to the
+//	                              harness's reader through the CONTROL file
+//	                              (as slot SLOT, SLOT+1, ...) and waited for
 package main
 
 import (
@@ -16,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -41,6 +47,15 @@ func tempFile(capacity int) *sharedMem {
 	check(err)
 	size := headerSize + capacity
 	check(f.Truncate(int64(size)))
+	region, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_FILE|syscall.MAP_SHARED)
+	check(err)
+	return &sharedMem{f: f, region: region}
+}
+
+// mapFile maps size bytes of an existing file, shared.
+func mapFile(path string, size int) *sharedMem {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	check(err)
 	region, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_FILE|syscall.MAP_SHARED)
 	check(err)
 	return &sharedMem{f: f, region: region}
@@ -103,6 +118,36 @@ func main() {
 			for i := 0; i < times; i++ {
 				regions[next].setValue(input)
 				next = (next + 1) % turns
+			}
+		}
+	case "handoff":
+		// The harness's control page (benches/figures/handoff.rs): the
+		// sequence at offset 0, the request at 64, the one served at 128.
+		control := mapFile(os.Args[3], 4096)
+		defer control.f.Close()
+		word := func(at int) *uint64 { return (*uint64)(unsafe.Pointer(&control.region[at])) }
+		sequence, request, done := word(0), word(64), word(128)
+		slot, err := strconv.ParseUint(os.Args[4], 10, 8)
+		check(err)
+		var regions []*sharedMem
+		for _, path := range os.Args[5:] {
+			region := mapFile(path, headerSize+n)
+			defer region.f.Close()
+			regions = append(regions, region)
+		}
+		input := make([]byte, n)
+		for i := range input {
+			input[i] = byte(i)
+		}
+		next := 0
+		run = func(times int) {
+			for i := 0; i < times; i++ {
+				regions[next].setValue(input)
+				r := atomic.AddUint64(sequence, 1)<<8 | (slot + uint64(next))
+				atomic.StoreUint64(request, r)
+				for atomic.LoadUint64(done) != r {
+				}
+				next = (next + 1) % len(regions)
 			}
 		}
 	default:

@@ -1,29 +1,31 @@
 //! How `set_value` copies an input into shared memory.
 //!
-//! Five ranges, chosen by measurement (`BENCHMARKS.md`, "Why these
-//! thresholds", has the numbers and the machine):
+//! The copy is chosen for the handoff: a value is written for a worker on
+//! another CPU to read, and how it was written decides what the reader
+//! pays. Where that and the write alone disagree, the handoff wins.
+//! `BENCHMARKS.md`, "Why these thresholds", has the figures and the
+//! machine. The ranges:
 //!
 //! - up to [`SMALL_MAX`] (64 bytes), a few register loads and stores
 //!   inline (`copy_small`): a `memcpy` call costs as much as the copy;
-//! - up to 256 bytes, `memcpy`;
-//! - from 256 bytes to 512 KiB, on x86-64 with AVX, a loop of 32-byte
-//!   vector moves, as Go's `memmove` has from 256 bytes: it beats the call
-//!   and glibc's size dispatch, and glibc's `rep movsb` from 2 KiB;
-//! - from 512 KiB to 8 MiB, `memcpy` again: glibc leaves `rep movsb` at
-//!   the L2 size for a vector loop of its own, which ties with this one;
-//! - from 8 MiB on, on x86-64 with AVX, a loop with non-temporal
-//!   (streaming) stores: the input no longer fits in the cache anyway, the
-//!   writer does not read it back, and the reader is another process, so
-//!   plain stores would first read every destination line into the cache
-//!   (read-for-ownership) and then evict it, doubling the memory traffic;
-//!   Go streams from 1 MiB, glibc only from its `non_temporal_threshold`.
-//!   Below 8 MiB the cached copy wins, and leaves the input in the cache
-//!   for the worker.
+//! - on x86-64 with AVX, from 2113 bytes to 4 KiB, when source and
+//!   destination sit at different offsets in a cache line, a loop of
+//!   32-byte vector moves (`x86_64.rs`): glibc's `memcpy` uses `rep movsb`
+//!   there, which is slower for such pairs, and in some runs took 2.8x
+//!   Go's `setValue` time at 4 KiB;
+//! - from 8 MiB on, on x86-64 with AVX, a loop of non-temporal
+//!   (streaming) stores: the input no longer fits in the cache, so plain
+//!   stores would read every destination line first (read-for-ownership)
+//!   and then evict it, doubling the memory traffic; the reader fetches
+//!   the lines from memory at full speed either way;
+//! - everything else, `memcpy`: its vector moves up to 2112 bytes, then
+//!   `rep movsb`, which writes whole lines without reading them first and
+//!   so does not pull them back from the reader's cache.
 //!
-//! The vector and streaming loops, their limits and the CPU detection are
-//! in `x86_64.rs`, built where the crate's `fuzzshm_x86_64_simd` cfg is set
-//! (`build.rs`: x86-64, not under Miri); elsewhere every copy above
-//! [`SMALL_MAX`] is `memcpy`.
+//! The loops, their limits and the CPU detection are in `x86_64.rs`,
+//! built where the crate's `fuzzshm_x86_64_simd` cfg is set (`build.rs`:
+//! x86-64, not under Miri); elsewhere every copy above [`SMALL_MAX`] is
+//! `memcpy`.
 //!
 //! Every limit is inclusive: a `*_MIN` is the first size of its range, a
 //! `*_MAX` the last.

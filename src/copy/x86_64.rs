@@ -14,21 +14,30 @@
 
 use core::arch::x86_64::{
     __cpuid, __m256i, _mm256_loadu_si256, _mm256_store_si256, _mm256_storeu_si256,
-    _mm256_stream_si256, _mm_prefetch, _mm_sfence, _xgetbv, _MM_HINT_NTA,
+    _mm256_stream_si256, _mm_sfence, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 use static_assertions::const_assert;
 
-/// From this size on the AVX loop beats `memcpy` (its call and size
-/// dispatch, then `rep movsb`).
-pub(super) const VECTOR_MIN: usize = 256;
+/// The first size for the AVX loop: up to 2112 bytes glibc's `memcpy`
+/// copies with vector moves of its own, which the loop does not beat;
+/// above, it turns to `rep movsb`, which the loop beats when source and
+/// destination sit at different offsets in a cache line.
+pub(super) const VECTOR_MIN: usize = 2113;
 
-/// The last size for the AVX loop: above it the copy outgrows L2, and
-/// `memcpy`'s own loop there ties with ours.
-pub(super) const VECTOR_MAX: usize = (512 << 10) - 1;
+/// The last size for the AVX loop. Above it `rep movsb` wins: in the
+/// handoff (it writes whole lines without reading them first, so it does
+/// not pull them back from the reader's cache), and when regions are
+/// written in turn (at 8 KiB the loop took up to 1.9x as long). At 4 KiB
+/// and below, `rep movsb` into some destination pages takes 4-10x its
+/// usual time for no reason the figures could find, and the loop never
+/// does.
+pub(super) const VECTOR_MAX: usize = 4 << 10;
 
-/// From this size on a copy streams past the cache: it is a quarter of a
-/// typical server L3, where streaming and the cached loop break even.
+/// From this size on a copy streams past the cache. Below, the cached
+/// copy is faster for the handoff and for the write alone; from here
+/// (twice a 4 MiB L2) streaming ties with it in both, and from 32 MiB it
+/// wins both by a quarter to a third.
 pub(super) const STREAMING_MIN: usize = 8 << 20;
 
 /// Copies with the AVX loop of `len`'s range, if it has one and the CPU
@@ -38,11 +47,14 @@ pub(super) const STREAMING_MIN: usize = 8 << 20;
 /// # Safety
 ///
 /// As for [`copy_to_shared`](super::copy_to_shared).
-// Always inlined into `copy_to_shared`: two compares and a load of the
+// Always inlined into `copy_to_shared`: a few compares and a load of the
 // detected AVX before the out-of-line loop.
 #[inline(always)]
 pub(super) unsafe fn copy_if_faster(src: *const u8, dst: *mut u8, len: usize) -> bool {
-    if (VECTOR_MIN..=VECTOR_MAX).contains(&len) && has_avx() {
+    // Source and destination at the same offset in a cache line: there
+    // `rep movsb` moves whole lines and beats the loop.
+    let same_line_offset = (src as usize ^ dst as usize) % 64 == 0;
+    if (VECTOR_MIN..=VECTOR_MAX).contains(&len) && !same_line_offset && has_avx() {
         // SAFETY: the caller's contract; AVX was just detected, and
         // `len >= VECTOR_MIN >= 2 * BLOCK` (asserted at compile time).
         unsafe { copy_avx::<false>(src, dst, len) };
@@ -185,15 +197,12 @@ unsafe fn cached_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
     }
 }
 
-/// How many parts of a streamed copy advance side by side.
-const STREAMS: usize = 4;
-
-/// Copies `blocks` blocks with streaming stores, then `sfence`s, so
-/// the weakly-ordered stores come before whatever the caller stores
-/// next. The blocks are split in [`STREAMS`] parts copied side by side,
-/// a block of each in turn: one sequential stream (Go's loop) leaves
-/// the memory system idle between its misses, and four keep more of
-/// them in flight (faster than one, three or eight).
+/// Copies `blocks` blocks with streaming stores, in one pass, then
+/// `sfence`s, so the weakly-ordered stores come before whatever the
+/// caller stores next. No prefetch: on the Intel Xeon of `BENCHMARKS.md`
+/// Go's `prefetchnta` 448 and 640 bytes ahead made the copy half as fast
+/// again, and four parts copied side by side (faster on the AMD Zen 3)
+/// were slower than one pass.
 ///
 /// # Safety
 ///
@@ -201,18 +210,16 @@ const STREAMS: usize = 4;
 #[target_feature(enable = "avx")]
 #[inline]
 unsafe fn streamed_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
-    let part = blocks / STREAMS;
-    // SAFETY: every index is below `blocks` (`stream * part + step <
-    // STREAMS * part <= blocks`, then the leftover ones), so its block
-    // is inside both ranges and aligned: the caller's contract.
-    unsafe {
-        for step in 0..part {
-            for stream in 0..STREAMS {
-                stream_block(src, dst, stream * part + step);
+    for block in 0..blocks {
+        let at = block * BLOCK;
+        // SAFETY: `block < blocks`, so the block is inside both ranges,
+        // and `dst + at` is 32-byte aligned, as `vmovntdq` needs: the
+        // caller's contract.
+        unsafe {
+            let to = dst.add(at).cast::<__m256i>();
+            for (i, lane) in load_block(src.add(at)).into_iter().enumerate() {
+                _mm256_stream_si256(to.add(i), lane);
             }
-        }
-        for block in STREAMS * part..blocks {
-            stream_block(src, dst, block);
         }
     }
     // `_mm_sfence` is unsafe at our MSRV, safe here in newer Rust.
@@ -222,37 +229,6 @@ unsafe fn streamed_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
     unsafe {
         _mm_sfence()
     };
-}
-
-/// Block number `block` of a streamed copy, and a prefetch past the
-/// cache of the source 448 and 640 bytes ahead (Go's distances; with
-/// four parts in turn they are four times as far ahead in time, which
-/// measured as good as anything tried).
-///
-/// # Safety
-///
-/// `src` and `dst` are valid for `(block + 1) * BLOCK` bytes and do not
-/// overlap, `dst` is 32-byte aligned; the CPU has AVX.
-#[target_feature(enable = "avx")]
-#[inline]
-unsafe fn stream_block(src: *const u8, dst: *mut u8, block: usize) {
-    let at = block * BLOCK;
-    // `_mm_prefetch` is unsafe at our MSRV, safe here in newer Rust.
-    #[allow(unused_unsafe)]
-    // SAFETY: a prefetch never faults, so its address may run past the
-    // end (hence `wrapping_add`).
-    unsafe {
-        _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 448).cast());
-        _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 640).cast());
-    }
-    // SAFETY: the block is inside both ranges (the caller's contract),
-    // and `dst + at` is 32-byte aligned, as `vmovntdq` needs.
-    unsafe {
-        let to = dst.add(at).cast::<__m256i>();
-        for (i, lane) in load_block(src.add(at)).into_iter().enumerate() {
-            _mm256_stream_si256(to.add(i), lane);
-        }
-    }
 }
 
 /// # Safety

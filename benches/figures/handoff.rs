@@ -1,0 +1,329 @@
+//! The handoff figure: what a worker waits for. The coordinator writes a
+//! value, then a reader pinned to another CPU reads every byte of it, as a
+//! worker does when it runs the input; the time is the write, the signal,
+//! the read and the answer together. Written through the cache, the lines
+//! sit dirty in the writer's core and the reader pulls them across one by
+//! one; streamed past the cache, they go to memory, where the reader's
+//! prefetchers fetch them at full speed. So a copy that wins the write
+//! alone can lose the handoff, and the handoff decides (a value is written
+//! to be read by the peer).
+//!
+//! Every candidate, Go's `setValue` included, is followed by the same
+//! reader: one thread of this process, pinned to the other CPU, that maps
+//! every candidate's regions (Go's files too) and serves the requests of a
+//! control page the Go process maps as well. The same figure with reader
+//! and writer on one CPU (the read right after the write, in the writer's
+//! thread) shows what the choice costs when the worker shares the CPU.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use fuzzshm::{SharedMem, HEADER_SIZE};
+
+use crate::baselines::{memmap2_mapping, stream_copy, Memmap2Mapping};
+use crate::figures::{hugepage_input, Turns, TURNS};
+use crate::stats::{repeat, Bench, Candidate, OneCpu, Target};
+use crate::{human, MIB};
+
+/// The requests between a writer and the reader, each word on its own
+/// cache line, in a file that the Go side maps too (`benches/go`, at the
+/// same offsets).
+#[repr(C)]
+struct Control {
+    /// Numbers the requests, so that each differs from the one before
+    /// whichever writer makes it.
+    sequence: Line,
+    /// `sequence << 8 | slot`: read the value of region `slot`.
+    request: Line,
+    /// The request last served.
+    done: Line,
+}
+
+#[repr(C, align(64))]
+struct Line(AtomicU64);
+
+/// The request that ends the reader.
+const STOP: u64 = u64::MAX;
+
+/// The size of the control file: one page.
+const CONTROL_SIZE: usize = 4096;
+
+/// Where a reader finds what to read: each region's base address, indexed
+/// by the slot a request names.
+type Slots = Vec<usize>;
+
+/// The control page, mapped from a file so that the Go side can map it.
+struct ControlFile {
+    file: tempfile::NamedTempFile,
+    map: memmap2::MmapMut,
+}
+
+impl ControlFile {
+    fn new() -> ControlFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(CONTROL_SIZE as u64).unwrap();
+        // SAFETY: the file is private to this figure and outlives the map;
+        // the Go side maps it too, and both use it only through atomics.
+        let map = unsafe { memmap2::MmapMut::map_mut(file.as_file()) }.unwrap();
+        ControlFile { file, map }
+    }
+
+    fn control(&self) -> &Control {
+        const _: () = assert!(std::mem::size_of::<Control>() <= CONTROL_SIZE);
+        // SAFETY: the mapping is page-aligned, at least `Control`'s size,
+        // lives as long as `self`, and zeroed bytes are valid atomics.
+        unsafe { &*self.map.as_ptr().cast::<Control>() }
+    }
+}
+
+/// Hands region `slot`'s value to the reader and waits until it has read
+/// it. No `spin_loop` hint in the wait, as in the Go side's loop.
+#[inline(always)]
+fn hand_off(control: &Control, slot: usize) {
+    let request = (control.sequence.0.fetch_add(1, Ordering::Relaxed) + 1) << 8 | slot as u64;
+    control.request.0.store(request, Ordering::Release);
+    while control.done.0.load(Ordering::Acquire) != request {}
+}
+
+/// The reader: serves requests until [`STOP`].
+fn serve(control: &Control, slots: &[usize]) {
+    let mut last = control.request.0.load(Ordering::Acquire);
+    loop {
+        let request = control.request.0.load(Ordering::Acquire);
+        if request == last {
+            continue;
+        }
+        if request == STOP {
+            return;
+        }
+        // SAFETY: every slot is the base of a live region (the figure
+        // joins this thread before it drops them), whose writer stored the
+        // value before the request (released above, acquired here) and
+        // waits for `done` before it writes again.
+        black_box(unsafe { read_value(slots[(request & 0xff) as usize]) });
+        control.done.0.store(request, Ordering::Release);
+        last = request;
+    }
+}
+
+/// Reads every byte of the value at `base` as a worker's target would:
+/// `valueLen`, then the bytes, folded into a sum so that none is skipped.
+///
+/// # Safety
+///
+/// `base` is a live region whose `valueLen` fits it, and nobody writes it
+/// meanwhile.
+#[inline(never)]
+unsafe fn read_value(base: usize) -> u64 {
+    // SAFETY: the caller's contract; `valueLen` is at offset 8, aligned.
+    let value = unsafe {
+        let len = (*((base + 8) as *const AtomicUsize)).load(Ordering::Relaxed);
+        std::slice::from_raw_parts((base + HEADER_SIZE) as *const u8, len)
+    };
+    let words = value.chunks_exact(8);
+    let rest = words.remainder().iter().map(|&b| u64::from(b)).sum::<u64>();
+    words.fold(rest, |sum, word| {
+        sum.wrapping_add(u64::from_le_bytes(word.try_into().unwrap()))
+    })
+}
+
+/// A plain file mapping with the value's length stored as Go's `setValue`
+/// stores it: the baseline candidates write it.
+fn store_len(mapping: &mut Memmap2Mapping, len: usize) {
+    let base = mapping.base();
+    // SAFETY: `valueLen` is at offset 8 of the mapping, aligned.
+    unsafe { (*base.add(8).cast::<AtomicUsize>()).store(len, Ordering::Relaxed) };
+}
+
+impl Bench {
+    /// The handoff of `size` bytes, with the reader on another CPU, then
+    /// on the writer's.
+    pub(crate) fn handoff(&self, size: usize) {
+        let pinned = OneCpu::pin();
+        let Some(reader_cpu) = pinned.other_cpu() else {
+            if self.judged {
+                println!("handoff {}: one CPU only, not measured", human(size));
+            }
+            return;
+        };
+        let input = hugepage_input(size);
+        let input = &input[..];
+        let control_file = ControlFile::new();
+        let control = control_file.control();
+        let mut fuzzshm = Turns::new(TURNS, || SharedMem::temp_file(size).unwrap());
+        let mut twin = Turns::new(TURNS, || SharedMem::temp_file(size).unwrap());
+        let plain = || memmap2_mapping(tempfile::tempfile().unwrap().into(), size);
+        let mut copied = Turns::new(TURNS, plain);
+        let mut streamed = Turns::new(TURNS, plain);
+        // Go's regions: files this side maps to read them.
+        let go_files: Vec<tempfile::NamedTempFile> = (0..TURNS)
+            .map(|_| {
+                let file = tempfile::NamedTempFile::new().unwrap();
+                file.as_file().set_len((HEADER_SIZE + size) as u64).unwrap();
+                file
+            })
+            .collect();
+        let go_maps: Vec<memmap2::Mmap> = go_files
+            .iter()
+            // SAFETY: the files are private to this figure; the Go side
+            // writes them only between the reader's requests.
+            .map(|file| unsafe { memmap2::Mmap::map(file.as_file()) }.unwrap())
+            .collect();
+        // One slot per region, in this order: fuzzshm, plain copy,
+        // streaming, A/A twin, then Go's.
+        let mut slots: Slots = Vec::new();
+        slots.extend(fuzzshm.items().map(|m| m.as_ptr() as usize));
+        slots.extend(copied.items().map(|m| m.base() as usize));
+        slots.extend(streamed.items().map(|m| m.base() as usize));
+        slots.extend(twin.items().map(|m| m.as_ptr() as usize));
+        slots.extend(go_maps.iter().map(|m| m.as_ptr() as usize));
+        let go_first_slot = (4 * TURNS).to_string();
+        let go_paths: Vec<String> = go_files
+            .iter()
+            .map(|f| f.path().to_str().unwrap().to_owned())
+            .collect();
+        let size_arg = size.to_string();
+        let mut go_args = vec![
+            "handoff",
+            &size_arg,
+            control_file.file.path().to_str().unwrap(),
+            &go_first_slot,
+        ];
+        go_args.extend(go_paths.iter().map(String::as_str));
+
+        let batch = self.batch((64 * MIB / size).clamp(2, 4000));
+        let label = human(size);
+        std::thread::scope(|scope| {
+            let reader_slots = slots.clone();
+            let reader = scope.spawn(move || {
+                OneCpu::pin_to(reader_cpu);
+                serve(control, &reader_slots);
+            });
+            let mut candidates: Vec<Candidate> = vec![
+                (
+                    "set_value",
+                    repeat(|| {
+                        let (turn, mem) = fuzzshm.next_with_turn();
+                        mem.set_value(black_box(input)).unwrap();
+                        hand_off(control, turn);
+                    }),
+                ),
+                (
+                    "copy_from_slice",
+                    repeat(|| {
+                        let (turn, mapping) = copied.next_with_turn();
+                        store_len(mapping, size);
+                        mapping[..size].copy_from_slice(black_box(input));
+                        hand_off(control, TURNS + turn);
+                    }),
+                ),
+                (
+                    "streaming copy",
+                    repeat(|| {
+                        let (turn, mapping) = streamed.next_with_turn();
+                        store_len(mapping, size);
+                        stream_copy(black_box(input), &mut mapping[..size]);
+                        hand_off(control, 2 * TURNS + turn);
+                    }),
+                ),
+                (
+                    "set_value, other regions",
+                    repeat(|| {
+                        let (turn, mem) = twin.next_with_turn();
+                        mem.set_value(black_box(input)).unwrap();
+                        hand_off(control, 3 * TURNS + turn);
+                    }),
+                ),
+            ];
+            let t = self.run_rounds(batch, &mut candidates, Some(&go_args));
+            drop(candidates);
+            control.request.0.store(STOP, Ordering::Release);
+            reader.join().unwrap();
+            let go = t.get(4).map(Vec::as_slice);
+            let better: Vec<f64> = t[1].iter().zip(&t[2]).map(|(c, s)| c.min(*s)).collect();
+            self.row(
+                &format!("handoff {label}: set_value vs better of copy, streaming"),
+                &t[0],
+                Some(&better),
+                Target::AtMost(1.10),
+            );
+            self.row(
+                &format!("handoff {label}: set_value vs copy_from_slice"),
+                &t[0],
+                Some(&t[1][..]),
+                Target::Report,
+            );
+            self.row(
+                &format!("handoff {label}: set_value vs streaming copy"),
+                &t[0],
+                Some(&t[2][..]),
+                Target::Report,
+            );
+            let against_go = if size == 64 << 10 || size == 256 << 10 {
+                Target::AtMost(0.6)
+            } else {
+                Target::AtMost(1.0)
+            };
+            self.row(
+                &format!("handoff {label}: set_value vs Go setValue"),
+                &t[0],
+                go,
+                against_go,
+            );
+            self.row(
+                &format!("handoff {label}: set_value vs itself (A/A control)"),
+                &t[0],
+                Some(&t[3][..]),
+                Target::Report,
+            );
+        });
+
+        // The same on one CPU: the worker reads where the value was written.
+        let mut candidates: Vec<Candidate> = vec![
+            (
+                "set_value",
+                repeat(|| {
+                    let mem = fuzzshm.next();
+                    mem.set_value(black_box(input)).unwrap();
+                    // SAFETY: a live region with a valid length, ours alone.
+                    black_box(unsafe { read_value(mem.as_ptr() as usize) });
+                }),
+            ),
+            (
+                "copy_from_slice",
+                repeat(|| {
+                    let mapping = copied.next();
+                    store_len(mapping, size);
+                    mapping[..size].copy_from_slice(black_box(input));
+                    // SAFETY: as above.
+                    black_box(unsafe { read_value(mapping.base() as usize) });
+                }),
+            ),
+            (
+                "streaming copy",
+                repeat(|| {
+                    let mapping = streamed.next();
+                    store_len(mapping, size);
+                    stream_copy(black_box(input), &mut mapping[..size]);
+                    // SAFETY: as above.
+                    black_box(unsafe { read_value(mapping.base() as usize) });
+                }),
+            ),
+        ];
+        let t = self.run_rounds(batch, &mut candidates, None);
+        drop(candidates);
+        self.row(
+            &format!("handoff {label}, one CPU: set_value vs copy_from_slice"),
+            &t[0],
+            Some(&t[1][..]),
+            Target::Report,
+        );
+        self.row(
+            &format!("handoff {label}, one CPU: set_value vs streaming copy"),
+            &t[0],
+            Some(&t[2][..]),
+            Target::Report,
+        );
+        drop(pinned);
+    }
+}

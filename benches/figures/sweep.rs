@@ -1,0 +1,167 @@
+//! The write alone, swept: `set_value` against a plain copy plus the
+//! length store (what a user would write by hand) into the same kind of
+//! mapping, at every power of two from 64 B to 64 MiB and on both sides of
+//! every limit of `src/copy` (±1, ±63), with the source at several page
+//! offsets, into one region (a hot loop) and into four in turn. A figure
+//! tuned at a few sizes in one regime says nothing of the others, so this
+//! one prints every point and its worst ratio, not only a median.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fuzzshm::{SharedMem, HEADER_SIZE};
+
+use crate::figures::{hugepage_input, Turns, TURNS};
+use crate::stats::{repeat, Bench, Candidate, Ratio, Target};
+use crate::{human, MIB};
+
+/// The first size of each of `set_value`'s copy ranges (`src/copy`), where
+/// a change of strategy could cost: the sweep measures each of them and
+/// the sizes around them.
+const COPY_LIMITS: &[usize] = &[65, 2113, (4 << 10) + 1, STREAMING_MIN];
+
+/// From this size on `set_value` streams past the cache for the handoff
+/// (`src/copy`), so the write alone is reported there, not held to 1.05.
+const STREAMING_MIN: usize = 8 << 20;
+
+/// The source's offsets in its page: 0, odd, the value area's own (where
+/// loads and stores alias every 4 KiB), and just before the end.
+const SOURCE_OFFSETS: [usize; 4] = [0, 1, HEADER_SIZE, 4056];
+
+const LARGEST: usize = 64 * MIB;
+
+/// Every power of two from 64 B to [`LARGEST`], and each limit ±1 and ±63.
+fn sweep_sizes() -> Vec<usize> {
+    let mut sizes: Vec<usize> = (6..=LARGEST.trailing_zeros()).map(|p| 1 << p).collect();
+    for &limit in COPY_LIMITS {
+        sizes.extend([limit - 63, limit - 1, limit, limit + 1, limit + 63]);
+    }
+    sizes.retain(|&s| (64..=LARGEST).contains(&s));
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
+/// A size as the table prints it: a power of two by name, anything else
+/// as the nearest one and the difference.
+fn size_label(size: usize) -> String {
+    let power = size.next_power_of_two();
+    let near = if power - size <= size - power / 2 {
+        power
+    } else {
+        power / 2
+    };
+    match size as isize - near as isize {
+        0 => human(near),
+        d => format!("{}{d:+}", human(near)),
+    }
+}
+
+/// The worst point of a regime.
+struct Worst {
+    ratio: f64,
+    high: f64,
+    at: String,
+}
+
+impl Bench {
+    pub(crate) fn sweep(&self) {
+        let sizes = sweep_sizes();
+        let input = hugepage_input(LARGEST + 4096);
+        for turns in [1, TURNS] {
+            let regions = |_| Turns::new(turns, || SharedMem::temp_file(LARGEST).unwrap());
+            let (mut subject, mut plain) = (regions(()), regions(()));
+            let regime = if turns == 1 {
+                "1 region".to_owned()
+            } else {
+                format!("{turns} regions in turn")
+            };
+            if self.judged {
+                println!(
+                    "write alone, {regime}: set_value / (copy_from_slice + length store), \
+                     median over rounds; target <= 1.05 below {} (streaming from there: reported)",
+                    human(STREAMING_MIN)
+                );
+                print!("{:>14}", "size");
+                for offset in SOURCE_OFFSETS {
+                    print!("{:>12}", format!("src+{offset}"));
+                }
+                println!();
+            }
+            let (mut worst, mut worst_streamed) = (None::<Worst>, 0f64);
+            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+            for &size in &sizes {
+                let mut cells = String::new();
+                for offset in SOURCE_OFFSETS {
+                    let source = &input[offset..offset + size];
+                    let mut candidates: Vec<Candidate> = vec![
+                        (
+                            "set_value",
+                            repeat(|| subject.next().set_value(black_box(source)).unwrap()),
+                        ),
+                        (
+                            "copy_from_slice + length store",
+                            repeat(|| plain_write(plain.next(), black_box(source))),
+                        ),
+                    ];
+                    let batch = self.batch((4 * MIB / size).clamp(1, 100_000));
+                    let t = self.run_rounds(batch, &mut candidates, None);
+                    drop(candidates);
+                    let streamed = size >= STREAMING_MIN;
+                    let target = if streamed {
+                        Target::Report
+                    } else {
+                        Target::AtMost(1.05)
+                    };
+                    let ratio = Ratio::of(&t[0], &t[1], target);
+                    let mark = match ratio.holds {
+                        "NO" => "!",
+                        "tie" => "~",
+                        "-" => "s",
+                        _ => " ",
+                    };
+                    cells.push_str(&format!("{:>11.3}{mark}", ratio.median));
+                    *counts.entry(ratio.holds).or_default() += 1;
+                    if streamed {
+                        worst_streamed = worst_streamed.max(ratio.median);
+                    } else if worst.as_ref().map_or(true, |w| ratio.median > w.ratio) {
+                        worst = Some(Worst {
+                            ratio: ratio.median,
+                            high: ratio.high,
+                            at: format!("{}, src+{offset}", size_label(size)),
+                        });
+                    }
+                }
+                if self.judged {
+                    println!("{:>14}{cells}", size_label(size));
+                }
+            }
+            if let (true, Some(worst)) = (self.judged, worst) {
+                let count = |holds| counts.get(holds).copied().unwrap_or(0);
+                println!(
+                    "write alone, {regime}: worst {:.3} (interval to {:.3}) at {}; \
+                     {} yes, {} tie (~), {} NO (!); streamed (s): worst {worst_streamed:.3}",
+                    worst.ratio,
+                    worst.high,
+                    worst.at,
+                    count("yes"),
+                    count("tie"),
+                    count("NO"),
+                );
+            }
+        }
+    }
+}
+
+/// What a user would write by hand: the length, then the bytes.
+#[inline(always)]
+fn plain_write(mem: &mut SharedMem, source: &[u8]) {
+    let base = mem.as_ptr();
+    // SAFETY: `base` is the live mapping of `mem`, whose capacity holds
+    // `source` (`LARGEST` bytes), and `valueLen` is at offset 8, aligned;
+    // `&mut mem` makes the writes exclusive in this process.
+    unsafe {
+        (*base.add(8).cast::<AtomicUsize>()).store(source.len(), Ordering::Release);
+        std::ptr::copy_nonoverlapping(source.as_ptr(), base.add(HEADER_SIZE), source.len());
+    }
+}
