@@ -23,8 +23,8 @@
 //!   `SharedMem::remove_orphans_in`): with `getdents64`, or elsewhere with
 //!   rustix's `Dir`, which needs the `alloc` feature.
 //!
-//! - `fuzzshm_x86_64_simd`: the copy's AVX and streaming kernels
-//!   (`src/copy/x86_64.rs`) are built: the target is x86-64 and the crate
+//! - `fuzzshm_x86_64_simd`: the copy's AVX streaming kernel
+//!   (`src/copy/x86_64.rs`) is built: the target is x86-64 and the crate
 //!   is not being interpreted by Miri (cargo-miri sets `cfg(miri)`, which
 //!   cargo passes here as `CARGO_CFG_MIRI`; Miri runs the portable copy,
 //!   which cannot run `cpuid`, inline assembly, to detect AVX).

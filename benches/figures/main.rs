@@ -2,7 +2,7 @@
 //! the same run, never an absolute time (the machines are shared and noisy).
 //!
 //! ```text
-//! cargo bench --bench figures                       # the full run (about 90 s)
+//! cargo bench --bench figures                       # the full run (about 5 min)
 //! cargo bench --bench figures -- --quick            # a smoke run, for CI
 //! cargo bench --bench figures -- "set_value 64 MiB" # only the groups named so
 //! cargo bench --bench figures -- --seed=N           # a run's lane orders again
@@ -26,9 +26,12 @@
 //!
 //! The parts: `stats.rs` runs the rounds and turns their samples into
 //! ratios, intervals and verdicts (one printed row each); `figures.rs`
-//! holds the figures, each a set of candidates and the rows it prints;
-//! `baselines.rs` the code a figure's subject is held against (raw system
-//! calls, raw pointers, memmap2); `go.rs` drives Go's side.
+//! holds the figures, each a set of candidates and the rows it prints,
+//! with the handoff to a reader on another CPU in `handoff.rs` and the
+//! sweep of the write alone over sizes, source offsets and regimes in
+//! `sweep.rs`; `baselines.rs` the code a figure's subject is held against
+//! (raw system calls, raw pointers, memmap2, a plain streaming copy);
+//! `go.rs` drives Go's side.
 
 mod baselines;
 mod figures;

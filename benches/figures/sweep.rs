@@ -15,10 +15,12 @@ use crate::figures::{hugepage_input, Turns, TURNS};
 use crate::stats::{repeat, Bench, Candidate, Ratio, Target};
 use crate::{human, MIB};
 
-/// The first size of each of `set_value`'s copy ranges (`src/copy`), where
-/// a change of strategy could cost: the sweep measures each of them and
-/// the sizes around them.
-const COPY_LIMITS: &[usize] = &[65, 2113, (4 << 10) + 1, STREAMING_MIN];
+/// Where the copy changes strategy, and a change could cost: the first
+/// `memcpy` size after the inline copies and the first streamed size of
+/// `src/copy`, and the first size glibc's `memcpy` copies with
+/// `rep movsb` instead of vector moves (on the machine of
+/// `BENCHMARKS.md`). The sweep measures each and the sizes around it.
+const COPY_LIMITS: &[usize] = &[65, 2113, STREAMING_MIN];
 
 /// From this size on `set_value` streams past the cache for the handoff
 /// (`src/copy`), so the write alone is reported there, not held to 1.05.

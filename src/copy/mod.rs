@@ -4,28 +4,25 @@
 //! another CPU to read, and how it was written decides what the reader
 //! pays. Where that and the write alone disagree, the handoff wins.
 //! `BENCHMARKS.md`, "Why these thresholds", has the figures and the
-//! machine. The ranges:
+//! machine. Three ranges:
 //!
 //! - up to [`SMALL_MAX`] (64 bytes), a few register loads and stores
 //!   inline (`copy_small`): a `memcpy` call costs as much as the copy;
-//! - on x86-64 with AVX, from 2113 bytes to 4 KiB, when source and
-//!   destination sit at different offsets in a cache line, a loop of
-//!   32-byte vector moves (`x86_64.rs`): glibc's `memcpy` uses `rep movsb`
-//!   there, which is slower for such pairs, and in some runs took 2.8x
-//!   Go's `setValue` time at 4 KiB;
-//! - from 8 MiB on, on x86-64 with AVX, a loop of non-temporal
-//!   (streaming) stores: the input no longer fits in the cache, so plain
-//!   stores would read every destination line first (read-for-ownership)
-//!   and then evict it, doubling the memory traffic; the reader fetches
-//!   the lines from memory at full speed either way;
-//! - everything else, `memcpy`: its vector moves up to 2112 bytes, then
+//! - up to 8 MiB, `memcpy`: glibc's vector moves up to 2112 bytes, then
 //!   `rep movsb`, which writes whole lines without reading them first and
-//!   so does not pull them back from the reader's cache.
+//!   so does not pull them back from the reader's cache (a hand-written
+//!   AVX loop, faster for the write alone between 2 and 4 KiB, handed off
+//!   4 KiB 1.15x slower and 16 KiB 1.14x);
+//! - from 8 MiB on, on x86-64 with AVX, one pass of non-temporal
+//!   (streaming) stores (`x86_64.rs`): the input no longer fits in the
+//!   cache, so plain stores would read every destination line first
+//!   (read-for-ownership) and then evict it, doubling the memory traffic,
+//!   and the reader fetches the lines from memory at full speed either
+//!   way. Elsewhere, `memcpy` again.
 //!
-//! The loops, their limits and the CPU detection are in `x86_64.rs`,
-//! built where the crate's `fuzzshm_x86_64_simd` cfg is set (`build.rs`:
-//! x86-64, not under Miri); elsewhere every copy above [`SMALL_MAX`] is
-//! `memcpy`.
+//! The streaming loop, its limit and the CPU detection are in
+//! `x86_64.rs`, built where the crate's `fuzzshm_x86_64_simd` cfg is set
+//! (`build.rs`: x86-64, not under Miri).
 //!
 //! Every limit is inclusive: a `*_MIN` is the first size of its range, a
 //! `*_MAX` the last.
@@ -69,7 +66,7 @@ pub(crate) unsafe fn copy_to_shared(
     before_stores();
     #[cfg(fuzzshm_x86_64_simd)]
     // SAFETY: the caller's contract.
-    if unsafe { x86_64::copy_if_faster(src, dst, len) } {
+    if unsafe { x86_64::stream_if_large(src, dst, len) } {
         return;
     }
     // SAFETY: the caller's contract.
@@ -162,8 +159,8 @@ mod tests {
 
     /// `(offset, size)`: sizes on both sides of [`SMALL_MAX`] and of every
     /// chunk size below it, and one `memcpy` size, at aligned and odd
-    /// offsets. `x86_64::THRESHOLD_CASES` adds the vector and streaming
-    /// limits where they exist.
+    /// offsets. `x86_64::THRESHOLD_CASES` adds the streaming limit where
+    /// it exists.
     const SMALL_CASES: &[(usize, usize)] = &[
         (40, 100),
         (0, 0),

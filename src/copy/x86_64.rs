@@ -1,8 +1,7 @@
-//! The AVX copy loops of `copy_to_shared` on x86-64: a cached one from
-//! [`VECTOR_MIN`] to [`VECTOR_MAX`], a streaming one from
-//! [`STREAMING_MIN`] on, and the detection of AVX that both wait for.
+//! The streaming copy of `copy_to_shared` on x86-64, from
+//! [`STREAMING_MIN`] on, and the detection of AVX that it waits for.
 //! Built where `build.rs` sets `fuzzshm_x86_64_simd` (x86-64, not Miri).
-//! Why the limits are where they are, and what each trick below bought,
+//! Why the limit is where it is, and why the loop is as plain as it is,
 //! measured: `BENCHMARKS.md`, "Why these thresholds".
 //!
 //! AVX is detected by hand (`cpuid` and `xgetbv`, some 40 lines below),
@@ -13,56 +12,33 @@
 //! (`detects_avx_as_std_does`).
 
 use core::arch::x86_64::{
-    __cpuid, __m256i, _mm256_loadu_si256, _mm256_store_si256, _mm256_storeu_si256,
-    _mm256_stream_si256, _mm_sfence, _xgetbv,
+    __cpuid, __m256i, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_stream_si256, _mm_sfence,
+    _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 use static_assertions::const_assert;
 
-/// The first size for the AVX loop: up to 2112 bytes glibc's `memcpy`
-/// copies with vector moves of its own, which the loop does not beat;
-/// above, it turns to `rep movsb`, which the loop beats when source and
-/// destination sit at different offsets in a cache line.
-pub(super) const VECTOR_MIN: usize = 2113;
-
-/// The last size for the AVX loop. Above it `rep movsb` wins: in the
-/// handoff (it writes whole lines without reading them first, so it does
-/// not pull them back from the reader's cache), and when regions are
-/// written in turn (at 8 KiB the loop took up to 1.9x as long). At 4 KiB
-/// and below, `rep movsb` into some destination pages takes 4-10x its
-/// usual time for no reason the figures could find, and the loop never
-/// does.
-pub(super) const VECTOR_MAX: usize = 4 << 10;
-
 /// From this size on a copy streams past the cache. Below, the cached
-/// copy is faster for the handoff and for the write alone; from here
-/// (twice a 4 MiB L2) streaming ties with it in both, and from 32 MiB it
-/// wins both by a quarter to a third.
+/// copy (`memcpy`) is faster for the handoff and for the write alone; from
+/// here (twice a 4 MiB L2) streaming ties with it in both, and from
+/// 32 MiB it wins both by a quarter to a third.
 pub(super) const STREAMING_MIN: usize = 8 << 20;
 
-/// Copies with the AVX loop of `len`'s range, if it has one and the CPU
-/// has AVX, and says whether it did; otherwise leaves `dst` alone for
+/// Streams the copy if `len` is [`STREAMING_MIN`] or more and the CPU has
+/// AVX, and says whether it did; otherwise leaves `dst` alone for
 /// `memcpy`.
 ///
 /// # Safety
 ///
 /// As for [`copy_to_shared`](super::copy_to_shared).
-// Always inlined into `copy_to_shared`: a few compares and a load of the
+// Always inlined into `copy_to_shared`: a compare and a load of the
 // detected AVX before the out-of-line loop.
 #[inline(always)]
-pub(super) unsafe fn copy_if_faster(src: *const u8, dst: *mut u8, len: usize) -> bool {
-    // Source and destination at the same offset in a cache line: there
-    // `rep movsb` moves whole lines and beats the loop.
-    let same_line_offset = (src as usize ^ dst as usize) % 64 == 0;
-    if (VECTOR_MIN..=VECTOR_MAX).contains(&len) && !same_line_offset && has_avx() {
-        // SAFETY: the caller's contract; AVX was just detected, and
-        // `len >= VECTOR_MIN >= 2 * BLOCK` (asserted at compile time).
-        unsafe { copy_avx::<false>(src, dst, len) };
-        return true;
-    }
+pub(super) unsafe fn stream_if_large(src: *const u8, dst: *mut u8, len: usize) -> bool {
     if len >= STREAMING_MIN && has_avx() {
-        // SAFETY: as above, with `STREAMING_MIN >= 2 * BLOCK`.
-        unsafe { copy_avx::<true>(src, dst, len) };
+        // SAFETY: the caller's contract; AVX was just detected, and
+        // `len >= STREAMING_MIN >= 2 * BLOCK` (asserted at compile time).
+        unsafe { copy_streaming(src, dst, len) };
         return true;
     }
     false
@@ -110,19 +86,17 @@ unsafe fn xgetbv0() -> u64 {
     unsafe { _xgetbv(0) }
 }
 
-/// The bytes one step of the vector loop moves: four 32-byte lanes.
+/// The bytes one step of the loop moves: four 32-byte lanes.
 const BLOCK: usize = 128;
 
-// `copy_avx` needs room for its head and tail.
-const_assert!(VECTOR_MIN >= 2 * BLOCK);
+// `copy_streaming` needs room for its head and tail.
 const_assert!(STREAMING_MIN >= 2 * BLOCK);
 
-/// The vector copy, for `len >= VECTOR_MIN`: whole blocks of 128
-/// bytes aligned to `dst`, with cached stores ([`cached_blocks`]) or
-/// streaming ones ([`streamed_blocks`]) as `STREAM` says. The unaligned
-/// first 32 and last 128 bytes are loaded up front and stored at the
-/// end, over the blocks' edges, as Go's `memmove` does (cheaper than two
-/// `memcpy` calls for them).
+/// The streaming copy, for `len >= 2 * BLOCK`: whole blocks of 128 bytes
+/// aligned to `dst`, each stored with non-temporal stores
+/// ([`streamed_blocks`]). The unaligned first 32 and last 128 bytes are
+/// loaded up front and stored at the end, over the blocks' edges, as Go's
+/// `memmove` does: through the cache, a few lines out of thousands.
 ///
 /// # Safety
 ///
@@ -130,7 +104,7 @@ const_assert!(STREAMING_MIN >= 2 * BLOCK);
 /// BLOCK`, and the CPU has AVX.
 #[target_feature(enable = "avx")]
 #[inline(never)]
-unsafe fn copy_avx<const STREAM: bool>(src: *const u8, dst: *mut u8, len: usize) {
+unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
     // The blocks start at the first 32-byte boundary of `dst` past its
     // first byte: `body` in 1..=32, inside the head's 32 bytes.
     let body = 32 - (dst as usize & 31);
@@ -147,18 +121,13 @@ unsafe fn copy_avx<const STREAM: bool>(src: *const u8, dst: *mut u8, len: usize)
     // the blocks `[body, body + blocks * BLOCK)`, and the tail the rest,
     // fewer than BLOCK bytes before `len`.
     // SAFETY: `body + blocks * BLOCK <= len`, so every block is inside
-    // both ranges, and `dst + body` is 32-byte aligned. `blocks >= 1`
-    // since `len - body >= 2 * BLOCK - 32`.
-    unsafe {
-        if STREAM {
-            streamed_blocks(src.add(body), dst.add(body), blocks);
-        } else {
-            cached_blocks(src.add(body), dst.add(body), blocks);
-        }
-    }
+    // both ranges, and `dst + body` is 32-byte aligned.
+    unsafe { streamed_blocks(src.add(body), dst.add(body), blocks) };
     // SAFETY: the first 32 and the last BLOCK bytes of the destination,
     // unaligned stores; they rewrite the blocks' edge bytes with the
-    // same values.
+    // same values. They come after the `sfence`, and x86 keeps ordinary
+    // stores in order, so every byte is visible before the caller's next
+    // store.
     unsafe {
         _mm256_storeu_si256(dst.cast(), head);
         let end = dst.add(len - BLOCK).cast::<__m256i>();
@@ -168,45 +137,17 @@ unsafe fn copy_avx<const STREAM: bool>(src: *const u8, dst: *mut u8, len: usize)
     }
 }
 
-/// Copies `blocks >= 1` blocks with cached stores, each step loading
-/// the next block before it stores the current one. A load issued
-/// after a store to an address with the same low 12 bits waits for
-/// that store (4K aliasing), and when `dst` sits just past `src` modulo
-/// 4 KiB, the bytes a step loads alias the bytes the previous step
-/// stored (an input at page offset 4056, 80 bytes before the value area
-/// modulo 4 KiB); loading one block ahead takes that wait out.
-///
-/// # Safety
-///
-/// `blocks >= 1`; `src` and `dst` are valid for `blocks * BLOCK` bytes,
-/// do not overlap, and `dst` is 32-byte aligned; the CPU has AVX.
-#[target_feature(enable = "avx")]
-#[inline]
-unsafe fn cached_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
-    // SAFETY: every block below `blocks`, inside both ranges; `dst`
-    // stays 32-byte aligned in steps of BLOCK.
-    unsafe {
-        let mut current = load_block(src);
-        for block in 1..blocks {
-            let at = block * BLOCK;
-            let next = load_block(src.add(at));
-            store_block(dst.add(at - BLOCK), current);
-            current = next;
-        }
-        store_block(dst.add((blocks - 1) * BLOCK), current);
-    }
-}
-
 /// Copies `blocks` blocks with streaming stores, in one pass, then
 /// `sfence`s, so the weakly-ordered stores come before whatever the
 /// caller stores next. No prefetch: on the Intel Xeon of `BENCHMARKS.md`
-/// Go's `prefetchnta` 448 and 640 bytes ahead made the copy half as fast
-/// again, and four parts copied side by side (faster on the AMD Zen 3)
+/// Go's `prefetchnta` 448 and 640 bytes ahead made a 64 MiB copy 1.4-1.9x
+/// as slow, and four parts copied side by side (faster on the AMD Zen 3)
 /// were slower than one pass.
 ///
 /// # Safety
 ///
-/// As for [`cached_blocks`].
+/// `src` and `dst` are valid for `blocks * BLOCK` bytes, do not overlap,
+/// and `dst` is 32-byte aligned; the CPU has AVX.
 #[target_feature(enable = "avx")]
 #[inline]
 unsafe fn streamed_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
@@ -242,20 +183,6 @@ unsafe fn load_block(from: *const u8) -> [__m256i; 4] {
     [0, 1, 2, 3].map(|i| unsafe { _mm256_loadu_si256(from.add(i)) })
 }
 
-/// # Safety
-///
-/// `to` is valid for writes of `BLOCK` bytes and 32-byte aligned; the
-/// CPU has AVX.
-#[target_feature(enable = "avx")]
-#[inline]
-unsafe fn store_block(to: *mut u8, lanes: [__m256i; 4]) {
-    let to = to.cast::<__m256i>();
-    for (i, lane) in lanes.into_iter().enumerate() {
-        // SAFETY: the caller's contract; `to + 32 * i` stays aligned.
-        unsafe { _mm256_store_si256(to.add(i), lane) };
-    }
-}
-
 /// The sizes on both sides of this module's limits, for
 /// `copies_sizes_on_both_sides_of_every_threshold` in `super`: `(offset,
 /// size)`, at aligned and odd offsets.
@@ -265,15 +192,8 @@ pub(super) const THRESHOLD_CASES: &[(usize, usize)] = &[
     (1, STREAMING_MIN + 100),
     (13, STREAMING_MIN),
     (31, STREAMING_MIN - 1),
-    (40, VECTOR_MIN),
-    (7, VECTOR_MIN - 1),
-    (1, VECTOR_MIN + 129),
-    (32, VECTOR_MIN + 127),
-    (33, VECTOR_MIN + 128),
-    (63, VECTOR_MIN + 255),
     (16, STREAMING_MIN + 31),
-    (40, VECTOR_MAX),
-    (9, VECTOR_MAX + 1),
+    (40, STREAMING_MIN + 127),
 ];
 
 #[cfg(all(test, feature = "std"))]
@@ -286,11 +206,10 @@ fn detects_avx_as_std_does() {
 mod tests {
     use super::*;
 
-    /// Every length with few blocks (where the head, the tail, the
-    /// leftover streamed blocks and the blocks overlap most) at every
-    /// destination alignment, cached and streamed.
+    /// Every length with few blocks (where the head, the tail and the
+    /// blocks overlap most) at every destination alignment.
     #[test]
-    fn vector_copy_writes_exactly_its_range() {
+    fn streaming_copy_writes_exactly_its_range() {
         if !has_avx() {
             return; // the copy is never called without AVX
         }
@@ -299,25 +218,17 @@ mod tests {
         let start = buffer.as_ptr().align_offset(32);
         for len in 2 * BLOCK..=10 * BLOCK {
             for offset in 0..32 {
-                for stream in [false, true] {
-                    buffer.fill(0);
-                    let dst = &mut buffer[start + offset..start + offset + len];
-                    // SAFETY: `dst` is `len` bytes of `buffer`, `src`
-                    // has more, they are distinct; AVX was detected.
-                    unsafe {
-                        if stream {
-                            copy_avx::<true>(src.as_ptr(), dst.as_mut_ptr(), len);
-                        } else {
-                            copy_avx::<false>(src.as_ptr(), dst.as_mut_ptr(), len);
-                        }
-                    }
-                    let at = start + offset;
-                    assert_eq!(&buffer[at..at + len], &src[..len], "{len} at {offset}");
-                    assert!(buffer[..at]
-                        .iter()
-                        .chain(&buffer[at + len..])
-                        .all(|&b| b == 0));
-                }
+                buffer.fill(0);
+                let dst = &mut buffer[start + offset..start + offset + len];
+                // SAFETY: `dst` is `len` bytes of `buffer`, `src` has
+                // more, they are distinct; AVX was detected.
+                unsafe { copy_streaming(src.as_ptr(), dst.as_mut_ptr(), len) };
+                let at = start + offset;
+                assert_eq!(&buffer[at..at + len], &src[..len], "{len} at {offset}");
+                assert!(buffer[..at]
+                    .iter()
+                    .chain(&buffer[at + len..])
+                    .all(|&b| b == 0));
             }
         }
     }
