@@ -72,7 +72,7 @@ impl Bench {
         let input = hugepage_input(LARGEST + 4096);
         for turns in [1, TURNS] {
             let regions = |_| Turns::new(turns, || SharedMem::temp_file(LARGEST).unwrap());
-            let (mut subject, mut plain) = (regions(()), regions(()));
+            let (mut subject, mut plain, mut twin) = (regions(()), regions(()), regions(()));
             let regime = if turns == 1 {
                 "1 region".to_owned()
             } else {
@@ -91,6 +91,9 @@ impl Bench {
                 println!();
             }
             let (mut worst, mut worst_streamed) = (None::<Worst>, 0f64);
+            // The A/A control: the plain copy into other regions against
+            // itself, the spread that page placement alone makes.
+            let mut control_range = (f64::INFINITY, 0f64);
             let mut counts = std::collections::BTreeMap::<&str, usize>::new();
             for &size in &sizes {
                 let mut cells = String::new();
@@ -105,6 +108,10 @@ impl Bench {
                             "copy_from_slice + length store",
                             repeat(|| plain_write(plain.next(), black_box(source))),
                         ),
+                        (
+                            "the same, other regions",
+                            repeat(|| plain_write(twin.next(), black_box(source))),
+                        ),
                     ];
                     let batch = self.batch((4 * MIB / size).clamp(1, 100_000));
                     let t = self.run_rounds(batch, &mut candidates, None);
@@ -116,6 +123,8 @@ impl Bench {
                         Target::AtMost(1.05)
                     };
                     let ratio = Ratio::of(&t[0], &t[1], target);
+                    let control = Ratio::of(&t[2], &t[1], Target::Report).median;
+                    control_range = (control_range.0.min(control), control_range.1.max(control));
                     let mark = match ratio.holds {
                         "NO" => "!",
                         "tie" => "~",
@@ -142,13 +151,16 @@ impl Bench {
                 let count = |holds| counts.get(holds).copied().unwrap_or(0);
                 println!(
                     "write alone, {regime}: worst {:.3} (interval to {:.3}) at {}; \
-                     {} yes, {} tie (~), {} NO (!); streamed (s): worst {worst_streamed:.3}",
+                     {} yes, {} tie (~), {} NO (!); streamed (s): worst {worst_streamed:.3}; \
+                     A/A control (the plain copy into other regions) {:.3} to {:.3}",
                     worst.ratio,
                     worst.high,
                     worst.at,
                     count("yes"),
                     count("tie"),
                     count("NO"),
+                    control_range.0,
+                    control_range.1,
                 );
             }
         }
