@@ -283,14 +283,15 @@ impl Region {
     ///
     /// `src` must be valid for reads of `len` bytes, and no reference into
     /// the bytes it points to may be alive.
+    #[cfg(feature = "capi")]
     #[inline(always)]
     pub(crate) unsafe fn set_value_from(&mut self, src: *const u8, len: usize) -> Result<()> {
         // SAFETY: the caller's contract.
         unsafe { self.write_value::<true>(src, len) }
     }
 
-    /// The write of [`set_value`](Self::set_value) and
-    /// [`set_value_from`](Self::set_value_from). With `MAY_OVERLAP` false
+    /// The write of [`set_value`](Self::set_value) and of the C API's
+    /// `set_value_from`. With `MAY_OVERLAP` false
     /// it skips the checks for a source inside the value area: a few
     /// compares, 5-10% of a `set_value` of 256 bytes to 1 KiB
     /// (`BENCHMARKS.md`).
