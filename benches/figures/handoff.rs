@@ -127,8 +127,9 @@ unsafe fn read_value(base: usize) -> u64 {
     })
 }
 
-/// A plain file mapping with the value's length stored as Go's `setValue`
-/// stores it: the baseline candidates write it.
+/// Stores `len` as the value's length in a plain mapping's header, as Go's
+/// `setValue` does before its copy: the baselines' share of the work
+/// `set_value` does around its copy.
 fn store_len(mapping: &mut Memmap2Mapping, len: usize) {
     let base = mapping.base();
     // SAFETY: `valueLen` is at offset 8 of the mapping, aligned.

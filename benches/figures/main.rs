@@ -2,9 +2,10 @@
 //! the same run, never an absolute time (the machines are shared and noisy).
 //!
 //! ```text
-//! cargo bench --bench figures                       # the full run (about 5 min)
+//! cargo bench --bench figures                       # the full run (about 4 min)
 //! cargo bench --bench figures -- --quick            # a smoke run, for CI
 //! cargo bench --bench figures -- "set_value 64 MiB" # only the groups named so
+//! cargo bench --bench figures -- handoff "write alone" # the copy's figures
 //! cargo bench --bench figures -- --seed=N           # a run's lane orders again
 //! ```
 //!
