@@ -78,6 +78,15 @@ func (m *sharedMem) setValue(b []byte) {
 	copy(v, b)
 }
 
+// newInput is the input both sides copy: byte i is i modulo 256.
+func newInput(n int) []byte {
+	input := make([]byte, n)
+	for i := range input {
+		input[i] = byte(i)
+	}
+	return input
+}
+
 // check panics on an error: unlike os.Exit, a panic runs the deferred
 // closes, so no temp file is left behind.
 func check(err error) {
@@ -109,10 +118,7 @@ func main() {
 			regions[i] = tempFile(n)
 			defer regions[i].close()
 		}
-		input := make([]byte, n)
-		for i := range input {
-			input[i] = byte(i)
-		}
+		input := newInput(n)
 		next := 0
 		run = func(times int) {
 			for i := 0; i < times; i++ {
@@ -135,10 +141,7 @@ func main() {
 			defer region.f.Close()
 			regions = append(regions, region)
 		}
-		input := make([]byte, n)
-		for i := range input {
-			input[i] = byte(i)
-		}
+		input := newInput(n)
 		next := 0
 		run = func(times int) {
 			for i := 0; i < times; i++ {
