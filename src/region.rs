@@ -246,13 +246,18 @@ impl Region {
     /// bytes written in the same round (zero, or all of `bytes`).
     ///
     /// The copy is chosen for the peer, which reads the value on another
-    /// CPU: from 8 MiB on, the bytes are streamed past this CPU's caches
-    /// (non-temporal stores) into memory, where the reader fetches them at
-    /// full speed. A caller that reads the value back itself, or whose
-    /// worker shares its CPU, gives up a little there (up to 1.2x, measured
-    /// at 8 MiB in `BENCHMARKS.md`); it can copy through
-    /// [`value_buffer_mut`](Self::value_buffer_mut) and publish with
-    /// [`set_value_len`](Self::set_value_len) instead.
+    /// CPU: from 8 MiB on (on x86-64 with AVX), the bytes are streamed past
+    /// this CPU's caches (non-temporal stores) into memory, where the
+    /// reader fetches them at full speed. A caller that reads the value
+    /// back itself, or whose worker shares its CPU, gives up a little there
+    /// (up to 1.3x, measured at 8 MiB in `BENCHMARKS.md`); it can copy
+    /// through [`value_buffer_mut`](Self::value_buffer_mut) and publish
+    /// with [`set_value_len`](Self::set_value_len) instead, after
+    /// `set_value_len(0)` if a crash mid-copy must not leave old bytes
+    /// under the old length (and, for a
+    /// [`SharedMem`](crate::SharedMem), after
+    /// [`reserve_whole`](crate::SharedMem::reserve_whole) on a file system
+    /// that can fill up).
     ///
     /// # Errors
     ///
@@ -262,11 +267,11 @@ impl Region {
     // cost as much as the copy of a small input.
     #[inline(always)]
     pub fn set_value(&mut self, bytes: &[u8]) -> Result<()> {
-        // SAFETY: a slice is valid for reads of its length, and lies
-        // outside the value area: `&mut self` excludes every borrow of it,
-        // and `from_raw_parts`'s contract every other way to those bytes
-        // in this process (for `SharedMem`, its adopting constructors'
-        // contract excludes a second mapping of the file).
+        // SAFETY: a slice is valid for reads of its length, and does not
+        // overlap the `len` bytes the copy writes: they are written while
+        // `bytes` is borrowed, which Rust's aliasing rules forbid for
+        // bytes under a live shared reference (safe code cannot even make
+        // one: every slice of the value area borrows `self`).
         unsafe { self.write_value::<false>(bytes.as_ptr(), bytes.len()) }
     }
 
@@ -291,15 +296,15 @@ impl Region {
     }
 
     /// The write of [`set_value`](Self::set_value) and of the C API's
-    /// `set_value_from`. With `MAY_OVERLAP` false
-    /// it skips the checks for a source inside the value area: a few
-    /// compares, 5-10% of a `set_value` of 256 bytes to 1 KiB
+    /// `set_value_from`. With `MAY_OVERLAP` false it skips the check for a
+    /// source overlapping the bytes it writes, and the branch to a moving
+    /// copy: 5-10% of a `set_value` of 256 bytes to 1 KiB
     /// (`BENCHMARKS.md`).
     ///
     /// # Safety
     ///
-    /// As for `set_value_from`; with `MAY_OVERLAP` false, `src` also lies
-    /// wholly outside the value area.
+    /// As for `set_value_from`; with `MAY_OVERLAP` false, `src` also does
+    /// not overlap the first `len` bytes of the value area.
     #[inline(always)]
     unsafe fn write_value<const MAY_OVERLAP: bool>(
         &mut self,
@@ -322,8 +327,9 @@ impl Region {
         let overlaps = MAY_OVERLAP
             && (src as usize) < (dst as usize).wrapping_add(len)
             && (dst as usize) < (src as usize).wrapping_add(len);
-        let from_own_area = MAY_OVERLAP
-            && (src as usize) < (dst as usize).wrapping_add(capacity)
+        // A source past the new length in the value area is possible even
+        // for a slice; only the shadow cares (this is nothing without it).
+        let from_own_area = (src as usize) < (dst as usize).wrapping_add(capacity)
             && (dst as usize) < (src as usize).wrapping_add(len);
         // The copy must touch no poisoned byte: the destination, and a
         // source in the value area itself, which may lie past the new length.

@@ -71,19 +71,27 @@ pub(crate) fn memmap2_mapping(fd: OwnedFd, size: usize) -> Memmap2Mapping {
     let file = File::from(fd);
     file.set_len((HEADER_SIZE + size) as u64).unwrap();
     // SAFETY: the file is private to this benchmark and outlives the map.
-    let map = unsafe { memmap2::MmapMut::map_mut(&file) }.unwrap();
-    Memmap2Mapping { map, _file: file }
+    let mut map = unsafe { memmap2::MmapMut::map_mut(&file) }.unwrap();
+    let base = map.as_mut_ptr();
+    Memmap2Mapping {
+        map,
+        base,
+        _file: file,
+    }
 }
 
 pub(crate) struct Memmap2Mapping {
     map: memmap2::MmapMut,
+    /// The mapping's first byte, taken from a `&mut` so that writes
+    /// through it (the header's length) are allowed.
+    base: *mut u8,
     _file: File,
 }
 
 impl Memmap2Mapping {
     /// Where the header would be: the mapping's first byte.
     pub(crate) fn base(&self) -> *mut u8 {
-        self.map.as_ptr().cast_mut()
+        self.base
     }
 }
 

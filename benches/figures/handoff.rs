@@ -42,6 +42,10 @@ struct Control {
 #[repr(C, align(64))]
 struct Line(AtomicU64);
 
+// A request carries its slot in 8 bits: four kinds of Rust regions and
+// Go's, `TURNS` each.
+const _: () = assert!(5 * TURNS <= 256);
+
 /// The request that ends the reader.
 const STOP: u64 = u64::MAX;
 
@@ -53,26 +57,27 @@ const CONTROL_SIZE: usize = 4096;
 type Slots = Vec<usize>;
 
 /// The control page, mapped from a file so that the Go side can map it.
+/// The map is declared first so that it is dropped before the file.
 struct ControlFile {
+    map: memmap2::MmapRaw,
     file: tempfile::NamedTempFile,
-    map: memmap2::MmapMut,
 }
 
 impl ControlFile {
     fn new() -> ControlFile {
         let file = tempfile::NamedTempFile::new().unwrap();
         file.as_file().set_len(CONTROL_SIZE as u64).unwrap();
-        // SAFETY: the file is private to this figure and outlives the map;
-        // the Go side maps it too, and both use it only through atomics.
-        let map = unsafe { memmap2::MmapMut::map_mut(file.as_file()) }.unwrap();
-        ControlFile { file, map }
+        let map = memmap2::MmapRaw::map_raw(file.as_file()).unwrap();
+        ControlFile { map, file }
     }
 
     fn control(&self) -> &Control {
         const _: () = assert!(std::mem::size_of::<Control>() <= CONTROL_SIZE);
-        // SAFETY: the mapping is page-aligned, at least `Control`'s size,
-        // lives as long as `self`, and zeroed bytes are valid atomics.
-        unsafe { &*self.map.as_ptr().cast::<Control>() }
+        // SAFETY: the mapping is page-aligned, writable (`as_mut_ptr`), at
+        // least `Control`'s size, lives as long as `self`, and zeroed bytes
+        // are valid atomics; the Go side maps it too, and both sides use
+        // it only through atomics.
+        unsafe { &*self.map.as_mut_ptr().cast::<Control>() }
     }
 }
 
@@ -141,9 +146,9 @@ impl Bench {
     /// on the writer's.
     pub(crate) fn handoff(&self, size: usize) {
         let pinned = OneCpu::pin();
-        let Some(reader_cpu) = pinned.other_cpu() else {
+        let Some(reader_cpu) = pinned.other_core() else {
             if self.judged {
-                println!("handoff {}: one CPU only, not measured", human(size));
+                println!("handoff {}: one core only, not measured", human(size));
             }
             return;
         };
@@ -237,10 +242,10 @@ impl Bench {
                 ),
             ];
             let t = self.run_rounds(batch, &mut candidates, Some(&go_args));
+            let go = t.get(candidates.len()).map(Vec::as_slice);
             drop(candidates);
             control.request.0.store(STOP, Ordering::Release);
             reader.join().unwrap();
-            let go = t.get(4).map(Vec::as_slice);
             let better: Vec<f64> = t[1].iter().zip(&t[2]).map(|(c, s)| c.min(*s)).collect();
             self.row(
                 &format!("handoff {label}: set_value vs better of copy, streaming"),

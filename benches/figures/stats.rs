@@ -179,11 +179,19 @@ impl OneCpu {
         rustix::thread::sched_setaffinity(None, &one).unwrap();
     }
 
-    /// A CPU this thread could run on before it was pinned, other than
-    /// the one it is pinned to.
-    pub(crate) fn other_cpu(&self) -> Option<usize> {
+    /// A CPU this thread could run on before it was pinned, on another
+    /// core than the one it is pinned to: not its SMT siblings, which share
+    /// its caches, so a reader there would not measure a handoff between
+    /// cores.
+    pub(crate) fn other_core(&self) -> Option<usize> {
+        let siblings = std::fs::read_to_string(format!(
+            "/sys/devices/system/cpu/cpu{}/topology/thread_siblings_list",
+            self.cpu
+        ))
+        .map(|list| cpu_list(list.trim()))
+        .unwrap_or_default();
         (0..rustix::thread::CpuSet::MAX_CPU)
-            .find(|&cpu| cpu != self.cpu && self.previous.is_set(cpu))
+            .find(|&cpu| cpu != self.cpu && self.previous.is_set(cpu) && !siblings.contains(&cpu))
     }
 }
 
@@ -191,6 +199,17 @@ impl Drop for OneCpu {
     fn drop(&mut self) {
         rustix::thread::sched_setaffinity(None, &self.previous).unwrap();
     }
+}
+
+/// The CPUs of a kernel CPU list such as `0-3,8`.
+fn cpu_list(list: &str) -> Vec<usize> {
+    list.split(',')
+        .filter_map(|part| match part.split_once('-') {
+            Some((first, last)) => Some(first.parse().ok()?..=last.parse().ok()?),
+            None => part.parse().ok().map(|cpu| cpu..=cpu),
+        })
+        .flatten()
+        .collect()
 }
 
 /// A small generator for the lane orders: seeded, so a run's orders can be

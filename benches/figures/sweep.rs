@@ -71,8 +71,8 @@ impl Bench {
         let sizes = sweep_sizes();
         let input = hugepage_input(LARGEST + 4096);
         for turns in [1, TURNS] {
-            let regions = |_| Turns::new(turns, || SharedMem::temp_file(LARGEST).unwrap());
-            let (mut subject, mut plain, mut twin) = (regions(()), regions(()), regions(()));
+            let regions = || Turns::new(turns, || SharedMem::temp_file(LARGEST).unwrap());
+            let (mut subject, mut plain, mut twin) = (regions(), regions(), regions());
             let regime = if turns == 1 {
                 "1 region".to_owned()
             } else {

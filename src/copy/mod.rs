@@ -12,7 +12,7 @@
 //!   `rep movsb`, which writes whole lines without reading them first and
 //!   so does not pull them back from the reader's cache (a hand-written
 //!   AVX loop, faster for the write alone between 2 and 4 KiB, handed off
-//!   4 KiB 1.15x slower and 16 KiB 1.14x);
+//!   4 KiB 1.04-1.16x slower and 16 KiB 1.14x);
 //! - from 8 MiB on, on x86-64 with AVX, one pass of non-temporal
 //!   (streaming) stores (`x86_64.rs`): the input no longer fits in the
 //!   cache, so plain stores would read every destination line first

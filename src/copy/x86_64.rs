@@ -20,8 +20,8 @@ use static_assertions::const_assert;
 
 /// From this size on a copy streams past the cache. Below, the cached
 /// copy (`memcpy`) is faster for the handoff and for the write alone; from
-/// here (twice a 4 MiB L2) streaming ties with it in both, and from
-/// 32 MiB it wins both by a quarter to a third.
+/// here (twice a 4 MiB L2) streaming ties with it in both, and at 64 MiB
+/// it wins both by a fifth to a third.
 pub(super) const STREAMING_MIN: usize = 8 << 20;
 
 /// Streams the copy if `len` is [`STREAMING_MIN`] or more and the CPU has
@@ -140,9 +140,9 @@ unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
 /// Copies `blocks` blocks with streaming stores, in one pass, then
 /// `sfence`s, so the weakly-ordered stores come before whatever the
 /// caller stores next. No prefetch: on the Intel Xeon of `BENCHMARKS.md`
-/// Go's `prefetchnta` 448 and 640 bytes ahead made a 64 MiB copy 1.4-1.9x
-/// as slow, and four parts copied side by side (faster on the AMD Zen 3)
-/// were slower than one pass.
+/// Go's `prefetchnta` 448 and 640 bytes ahead made a 64 MiB copy 1.7x as
+/// slow and its handoff 1.25x, and four parts copied side by side (faster
+/// on the AMD Zen 3) 1.8-1.95x and 1.3x.
 ///
 /// # Safety
 ///
