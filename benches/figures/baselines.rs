@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::hint::black_box;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicI64, AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicIsize, AtomicUsize, Ordering};
 
 use fuzzshm::HEADER_SIZE;
 
@@ -108,12 +108,38 @@ impl std::ops::DerefMut for Memmap2Mapping {
     }
 }
 
+/// What a user writes by hand into the region mapped at `base`, as Go's
+/// `setValue` does: the length, then the bytes, with `copy`
+/// (`copy_from_slice` or [`stream_copy`]).
+///
+/// # Safety
+///
+/// `base` is a live, writable mapping of at least `HEADER_SIZE +
+/// source.len()` bytes, which nothing else in this process reads or writes
+/// meanwhile.
+#[inline(always)]
+pub(crate) unsafe fn plain_write(
+    base: *mut u8,
+    source: &[u8],
+    copy: impl FnOnce(&mut [u8], &[u8]),
+) {
+    // SAFETY: the caller's contract; `valueLen` is at offset 8, aligned,
+    // and the value area follows the header.
+    unsafe {
+        (*base.add(8).cast::<AtomicUsize>()).store(source.len(), Ordering::Release);
+        copy(
+            std::slice::from_raw_parts_mut(base.add(HEADER_SIZE), source.len()),
+            source,
+        );
+    }
+}
+
 /// A plain streaming copy, the handoff figure's baseline for "past the
 /// cache": one pass of 32-byte non-temporal stores aligned to `dst`, the
 /// unaligned ends by `copy_from_slice`, then `sfence`. No prefetch and one
 /// stream, as glibc's and Go's simplest such loops; where AVX is missing,
-/// `copy_from_slice`.
-pub(crate) fn stream_copy(src: &[u8], dst: &mut [u8]) {
+/// `copy_from_slice`. Its arguments are in `copy_from_slice`'s order.
+pub(crate) fn stream_copy(dst: &mut [u8], src: &[u8]) {
     assert_eq!(src.len(), dst.len());
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx") {

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use fuzzshm::{SharedMem, HEADER_SIZE};
 
-use crate::baselines::{memmap2_mapping, stream_copy, Memmap2Mapping};
+use crate::baselines::{memmap2_mapping, plain_write, stream_copy, Memmap2Mapping};
 use crate::figures::{hugepage_input, Turns, TURNS};
 use crate::stats::{repeat, Bench, Candidate, OneCpu, Target};
 use crate::{human, MIB};
@@ -51,10 +51,6 @@ const STOP: u64 = u64::MAX;
 
 /// The size of the control file: one page.
 const CONTROL_SIZE: usize = 4096;
-
-/// Where a reader finds what to read: each region's base address, indexed
-/// by the slot a request names.
-type Slots = Vec<usize>;
 
 /// The control page, mapped from a file so that the Go side can map it.
 /// The map is declared first so that it is dropped before the file.
@@ -132,13 +128,38 @@ unsafe fn read_value(base: usize) -> u64 {
     })
 }
 
-/// Stores `len` as the value's length in a plain mapping's header, as Go's
-/// `setValue` does before its copy: the baselines' share of the work
-/// `set_value` does around its copy.
-fn store_len(mapping: &mut Memmap2Mapping, len: usize) {
-    let base = mapping.base();
-    // SAFETY: `valueLen` is at offset 8 of the mapping, aligned.
-    unsafe { (*base.add(8).cast::<AtomicUsize>()).store(len, Ordering::Relaxed) };
+/// `set_value` into the regions of `regions` in turn, each write followed
+/// by `then(slot, base)`: the region's slot (`first_slot` plus its turn)
+/// and its mapping.
+fn set_value_then<'a>(
+    regions: &'a mut Turns<SharedMem>,
+    first_slot: usize,
+    input: &'a [u8],
+    then: impl Fn(usize, *mut u8) + 'a,
+) -> Box<dyn FnMut(usize) + 'a> {
+    repeat(move || {
+        let (turn, mem) = regions.next_with_turn();
+        mem.set_value(black_box(input)).unwrap();
+        then(first_slot + turn, mem.as_ptr());
+    })
+}
+
+/// As [`set_value_then`], with [`plain_write`] and `copy` into plain
+/// mappings.
+fn plain_write_then<'a>(
+    regions: &'a mut Turns<Memmap2Mapping>,
+    first_slot: usize,
+    input: &'a [u8],
+    copy: impl Fn(&mut [u8], &[u8]) + 'a,
+    then: impl Fn(usize, *mut u8) + 'a,
+) -> Box<dyn FnMut(usize) + 'a> {
+    repeat(move || {
+        let (turn, mapping) = regions.next_with_turn();
+        // SAFETY: the mapping holds a header and `input.len()` bytes, and
+        // `&mut` keeps everything else in this process off it.
+        unsafe { plain_write(mapping.base(), black_box(input), &copy) };
+        then(first_slot + turn, mapping.base());
+    })
 }
 
 impl Bench {
@@ -177,7 +198,9 @@ impl Bench {
             .collect();
         // One slot per region, in this order: fuzzshm, plain copy,
         // streaming, A/A twin, then Go's.
-        let mut slots: Slots = Vec::new();
+        // The reader finds each region's base address at the slot a
+        // request names.
+        let mut slots: Vec<usize> = Vec::new();
         slots.extend(fuzzshm.items().map(|m| m.as_ptr() as usize));
         slots.extend(copied.items().map(|m| m.base() as usize));
         slots.extend(streamed.items().map(|m| m.base() as usize));
@@ -200,45 +223,33 @@ impl Bench {
         let batch = self.batch((64 * MIB / size).clamp(2, 4000));
         let label = human(size);
         std::thread::scope(|scope| {
-            let reader_slots = slots.clone();
             let reader = scope.spawn(move || {
                 OneCpu::pin_to(reader_cpu);
-                serve(control, &reader_slots);
+                serve(control, &slots);
             });
+            let to_reader = |slot, _| hand_off(control, slot);
             let mut candidates: Vec<Candidate> = vec![
                 (
                     "set_value",
-                    repeat(|| {
-                        let (turn, mem) = fuzzshm.next_with_turn();
-                        mem.set_value(black_box(input)).unwrap();
-                        hand_off(control, turn);
-                    }),
+                    set_value_then(&mut fuzzshm, 0, input, to_reader),
                 ),
                 (
                     "copy_from_slice",
-                    repeat(|| {
-                        let (turn, mapping) = copied.next_with_turn();
-                        store_len(mapping, size);
-                        mapping[..size].copy_from_slice(black_box(input));
-                        hand_off(control, TURNS + turn);
-                    }),
+                    plain_write_then(
+                        &mut copied,
+                        TURNS,
+                        input,
+                        <[u8]>::copy_from_slice,
+                        to_reader,
+                    ),
                 ),
                 (
                     "streaming copy",
-                    repeat(|| {
-                        let (turn, mapping) = streamed.next_with_turn();
-                        store_len(mapping, size);
-                        stream_copy(black_box(input), &mut mapping[..size]);
-                        hand_off(control, 2 * TURNS + turn);
-                    }),
+                    plain_write_then(&mut streamed, 2 * TURNS, input, stream_copy, to_reader),
                 ),
                 (
                     "set_value, other regions",
-                    repeat(|| {
-                        let (turn, mem) = twin.next_with_turn();
-                        mem.set_value(black_box(input)).unwrap();
-                        hand_off(control, 3 * TURNS + turn);
-                    }),
+                    set_value_then(&mut twin, 3 * TURNS, input, to_reader),
                 ),
             ];
             let t = self.run_rounds(batch, &mut candidates, Some(&go_args));
@@ -285,35 +296,20 @@ impl Bench {
         });
 
         // The same on one CPU: the worker reads where the value was written.
+        let read = |_, base: *mut u8| {
+            // SAFETY: a live region, written just now with a valid length,
+            // ours alone.
+            black_box(unsafe { read_value(base as usize) });
+        };
         let mut candidates: Vec<Candidate> = vec![
-            (
-                "set_value",
-                repeat(|| {
-                    let mem = fuzzshm.next();
-                    mem.set_value(black_box(input)).unwrap();
-                    // SAFETY: a live region with a valid length, ours alone.
-                    black_box(unsafe { read_value(mem.as_ptr() as usize) });
-                }),
-            ),
+            ("set_value", set_value_then(&mut fuzzshm, 0, input, read)),
             (
                 "copy_from_slice",
-                repeat(|| {
-                    let mapping = copied.next();
-                    store_len(mapping, size);
-                    mapping[..size].copy_from_slice(black_box(input));
-                    // SAFETY: as above.
-                    black_box(unsafe { read_value(mapping.base() as usize) });
-                }),
+                plain_write_then(&mut copied, TURNS, input, <[u8]>::copy_from_slice, read),
             ),
             (
                 "streaming copy",
-                repeat(|| {
-                    let mapping = streamed.next();
-                    store_len(mapping, size);
-                    stream_copy(black_box(input), &mut mapping[..size]);
-                    // SAFETY: as above.
-                    black_box(unsafe { read_value(mapping.base() as usize) });
-                }),
+                plain_write_then(&mut streamed, 2 * TURNS, input, stream_copy, read),
             ),
         ];
         let t = self.run_rounds(batch, &mut candidates, None);

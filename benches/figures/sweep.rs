@@ -7,10 +7,10 @@
 //! one prints every point and its worst ratio, not only a median.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fuzzshm::{SharedMem, HEADER_SIZE};
 
+use crate::baselines::plain_write;
 use crate::figures::{hugepage_input, Turns, TURNS};
 use crate::stats::{repeat, Bench, Candidate, Ratio, Target};
 use crate::{human, MIB};
@@ -106,11 +106,11 @@ impl Bench {
                         ),
                         (
                             "copy_from_slice + length store",
-                            repeat(|| plain_write(plain.next(), black_box(source))),
+                            repeat(|| write_by_hand(plain.next(), black_box(source))),
                         ),
                         (
                             "the same, other regions",
-                            repeat(|| plain_write(twin.next(), black_box(source))),
+                            repeat(|| write_by_hand(twin.next(), black_box(source))),
                         ),
                     ];
                     let batch = self.batch((4 * MIB / size).clamp(1, 100_000));
@@ -167,15 +167,10 @@ impl Bench {
     }
 }
 
-/// What a user would write by hand: the length, then the bytes.
+/// [`plain_write`] with `copy_from_slice` into `mem`'s mapping.
 #[inline(always)]
-fn plain_write(mem: &mut SharedMem, source: &[u8]) {
-    let base = mem.as_ptr();
-    // SAFETY: `base` is the live mapping of `mem`, whose capacity holds
-    // `source` (`LARGEST` bytes), and `valueLen` is at offset 8, aligned;
-    // `&mut mem` makes the writes exclusive in this process.
-    unsafe {
-        (*base.add(8).cast::<AtomicUsize>()).store(source.len(), Ordering::Release);
-        std::ptr::copy_nonoverlapping(source.as_ptr(), base.add(HEADER_SIZE), source.len());
-    }
+fn write_by_hand(mem: &mut SharedMem, source: &[u8]) {
+    // SAFETY: the live mapping of `mem`, whose capacity (`LARGEST`) holds
+    // `source`; `&mut mem` keeps everything else in this process off it.
+    unsafe { plain_write(mem.as_ptr(), source, <[u8]>::copy_from_slice) }
 }
