@@ -500,6 +500,19 @@ impl SharedMem {
     /// before: a system call only when that mark grows (by whole pages),
     /// none in steady state.
     ///
+    /// A value cannot be set from a slice of the region itself: the borrow
+    /// checker refuses it, which is what lets the copy skip the check for
+    /// bytes it would overwrite while reading them (the C API's
+    /// `fuzzshm_set_value`, which cannot rely on that, moves them).
+    ///
+    /// ```compile_fail,E0502
+    /// let mut mem = fuzzshm::SharedMem::temp_file(64)?;
+    /// mem.set_value(b"input")?;
+    /// let value = mem.value()?;
+    /// mem.set_value(value)?;
+    /// # Ok::<(), fuzzshm::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::ValueTooLarge`] if `bytes` exceeds the capacity;
