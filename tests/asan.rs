@@ -11,7 +11,7 @@ mod common;
 
 use std::io::Write;
 
-use fuzzshm::{AsFd, SharedMem};
+use fuzzshm::{AsFd, SharedMem, HEADER_SIZE};
 
 #[test]
 fn child_main() {
@@ -127,4 +127,23 @@ fn no_false_report_over_thousands_of_cycles_that_reuse_addresses() {
             mem.close().unwrap();
         }
     }
+}
+
+/// A value set from bytes past the current length in its own value area:
+/// only unsafe code can make such a slice, and it breaks no rule doing so
+/// (the copy writes other bytes). Under ASan those bytes are poisoned, so
+/// `set_value` must lift the poison before it reads them, for a slice as
+/// for the C API's raw source; without that the copy is a report here.
+#[test]
+fn a_value_set_from_past_its_own_length_raises_no_report() {
+    let mut mem = SharedMem::temp_file(4096).unwrap();
+    mem.set_value(&[7; 4096]).unwrap();
+    mem.set_value(b"short").unwrap(); // poisons the rest under ASan
+    let past = mem.as_ptr().wrapping_add(HEADER_SIZE + 1024);
+    // SAFETY: value bytes 1024..1088 are inside the mapping, and nothing
+    // writes them while the slice lives: the value set from it covers
+    // bytes 0..64 only.
+    let source = unsafe { std::slice::from_raw_parts(past, 64) };
+    mem.set_value(source).unwrap();
+    assert_eq!(mem.value().unwrap(), &[7; 64]);
 }
