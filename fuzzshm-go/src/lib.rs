@@ -1,0 +1,7 @@
+//! Drives the worker processes of a `go test -c -fuzz` binary over Go's
+//! worker protocol, with fuzzshm's shared memory.
+
+pub mod corpus_file;
+pub mod mutate;
+pub mod rand;
+pub mod value;

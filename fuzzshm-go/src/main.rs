@@ -1,0 +1,3 @@
+//! `fuzzshm-go`: `go test -fuzz`, with fuzzshm's coordinator.
+
+fn main() {}
