@@ -1,0 +1,274 @@
+//! The text Go's encoder writes for one value: `strconv.Quote` and
+//! `strconv.QuoteRune` (what `%q` prints) and the shortest `%v` of a float.
+
+use super::printable::{UNICODE_13, UNICODE_17};
+use super::GoVersion;
+
+/// `strconv.IsPrint` of the Unicode version that `go` ships.
+fn is_print(r: u32, go: GoVersion) -> bool {
+    // Go 1.16..1.20 ship Unicode 13; 1.21..1.26 ship 15, for which no table
+    // is kept: they get 17's, which differs only for code points new in 16
+    // and 17.
+    let table = if go < GoVersion::new(1, 21, 0) {
+        UNICODE_13
+    } else {
+        UNICODE_17
+    };
+    table
+        .binary_search_by(|&(lo, hi)| {
+            if hi < r {
+                std::cmp::Ordering::Less
+            } else if lo > r {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(out: &mut Vec<u8>, prefix: &[u8], v: u32, digits: u32) {
+    out.extend_from_slice(prefix);
+    for i in (0..digits).rev() {
+        out.push(HEX[(v >> (4 * i)) as usize & 0xf]);
+    }
+}
+
+fn push_utf8(out: &mut Vec<u8>, r: u32) {
+    // Callers pass valid scalar values only.
+    let c = char::from_u32(r).unwrap_or(char::REPLACEMENT_CHARACTER);
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+}
+
+/// One rune inside a quoted literal delimited by `quote`, escaped exactly as
+/// strconv's `appendEscapedRune` does (not ASCII-only, not graphic-only).
+fn push_escaped_rune(out: &mut Vec<u8>, r: u32, quote: u8, go: GoVersion) {
+    if r == u32::from(quote) || r == u32::from(b'\\') {
+        out.push(b'\\');
+        out.push(r as u8);
+        return;
+    }
+    if is_print(r, go) {
+        push_utf8(out, r);
+        return;
+    }
+    let short = match r {
+        0x07 => Some(b'a'),
+        0x08 => Some(b'b'),
+        0x0c => Some(b'f'),
+        0x0a => Some(b'n'),
+        0x0d => Some(b'r'),
+        0x09 => Some(b't'),
+        0x0b => Some(b'v'),
+        _ => None,
+    };
+    match short {
+        Some(c) => out.extend_from_slice(&[b'\\', c]),
+        None if r < 0x20 || r == 0x7f => push_hex(out, b"\\x", r, 2),
+        None if r < 0x10000 => push_hex(out, b"\\u", r, 4),
+        None => push_hex(out, b"\\U", r, 8),
+    }
+}
+
+/// Decodes one UTF-8 sequence as Go's `utf8.DecodeRune` does: `None` for an
+/// invalid or truncated one (Go's `(RuneError, 1)`), else the rune and its
+/// width. Surrogates, overlong forms and values past U+10FFFF are invalid.
+pub(super) fn decode_rune(s: &[u8]) -> Option<(u32, usize)> {
+    let width = match s.first()? {
+        0x00..=0x7f => 1,
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return None,
+    };
+    let seq = s.get(..width)?;
+    std::str::from_utf8(seq)
+        .ok()?
+        .chars()
+        .next()
+        .map(|c| (u32::from(c), width))
+}
+
+/// `strconv.Quote(s)`, bytes in, bytes out.
+pub(super) fn quote_bytes(out: &mut Vec<u8>, mut s: &[u8], go: GoVersion) {
+    out.push(b'"');
+    while let Some(&b) = s.first() {
+        match decode_rune(s) {
+            Some((r, width)) => {
+                push_escaped_rune(out, r, b'"', go);
+                s = &s[width..];
+            }
+            None => {
+                push_hex(out, b"\\x", u32::from(b), 2);
+                s = &s[1..];
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// `strconv.QuoteRune(r)` for a valid rune (what `%q` prints for a `byte`
+/// or a valid `rune`).
+pub(super) fn quote_rune(out: &mut Vec<u8>, r: char, go: GoVersion) {
+    out.push(b'\'');
+    push_escaped_rune(out, u32::from(r), b'\'', go);
+    out.push(b'\'');
+}
+
+/// Go's `%v` of a float: `strconv.FormatFloat(v, 'g', -1, bits)`, i.e. the
+/// shortest digits that read back to the same value, in `%e` form when the
+/// decimal exponent is below -4 or at least 6 (the precision `'g'` uses for
+/// the shortest form), `+Inf`, `-Inf` and `NaN` for the specials.
+///
+/// `sci` is Rust's `{:e}` of the value, which gives the same shortest
+/// digits (both are correctly rounded shortest round-trip conversions).
+pub(super) fn push_float_g(out: &mut Vec<u8>, sci: &str, is_nan: bool, is_inf: bool) {
+    let (neg, sci) = match sci.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, sci),
+    };
+    if is_nan {
+        out.extend_from_slice(b"NaN");
+        return;
+    }
+    if is_inf {
+        out.extend_from_slice(if neg { b"-Inf" } else { b"+Inf" });
+        return;
+    }
+    if neg {
+        out.push(b'-');
+    }
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_first().unwrap_or((&b'0', &[]));
+        out.push(*first);
+        if !rest.is_empty() {
+            out.push(b'.');
+            out.extend_from_slice(rest);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let abs = exp.unsigned_abs();
+        if abs < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(abs.to_string().as_bytes());
+    } else if exp < 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat(b'0').take((-exp - 1) as usize));
+        out.extend_from_slice(&digits);
+    } else {
+        // The point goes after exp+1 digits, padding with zeros if needed.
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.extend_from_slice(&digits);
+            out.extend(std::iter::repeat(b'0').take(int_len - digits.len()));
+        } else {
+            out.extend_from_slice(&digits[..int_len]);
+            out.push(b'.');
+            out.extend_from_slice(&digits[int_len..]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &[u8], go: GoVersion) -> String {
+        let mut out = Vec::new();
+        quote_bytes(&mut out, s, go);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn g64(v: f64) -> String {
+        let mut out = Vec::new();
+        push_float_g(&mut out, &format!("{v:e}"), v.is_nan(), v.is_infinite());
+        String::from_utf8(out).unwrap()
+    }
+
+    // Expected strings: Go's fmt.Sprintf("%q") / ("%v") output (go1.19.8 and
+    // go1.27.3 agree on all of these but the last quote case).
+    #[test]
+    fn quote_matches_strconv() {
+        let go = GoVersion::GO1_27;
+        assert_eq!(q(b"FUZZ", go), r#""FUZZ""#);
+        assert_eq!(q(b"a\"b\\c'd", go), r#""a\"b\\c'd""#);
+        assert_eq!(
+            q(b"\x07\x08\x0c\n\r\t\x0b\x00\x1f\x7f", go),
+            r#""\a\b\f\n\r\t\v\x00\x1f\x7f""#
+        );
+        assert_eq!(
+            q(b"\xff\xc3\xe9\xed\xa0\x80", go),
+            r#""\xff\xc3\xe9\xed\xa0\x80""#
+        );
+        assert_eq!(
+            q("é\u{a0}\u{85}\u{feff}\u{fffd}".as_bytes(), go),
+            r#""é\u00a0\u0085\ufeff�""#
+        );
+        assert_eq!(
+            q("\u{e0001}\u{10ffff}😀".as_bytes(), go),
+            r#""\U000e0001\U0010ffff😀""#
+        );
+        // U+1FAE8 (SHAKING FACE) is new in Unicode 15.
+        assert_eq!(
+            q("\u{1fae8}".as_bytes(), GoVersion::GO1_19),
+            r#""\U0001fae8""#
+        );
+        assert_eq!(q("\u{1fae8}".as_bytes(), go), "\"\u{1fae8}\"");
+    }
+
+    #[test]
+    fn quote_rune_matches_strconv() {
+        let mut out = Vec::new();
+        for c in ['\'', '"', '\\', '\0', 'é', '\u{80}', '\u{ff}'] {
+            quote_rune(&mut out, c, GoVersion::GO1_27);
+            out.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"'\'' '"' '\\' '\x00' 'é' '\u0080' 'ÿ' "#
+        );
+    }
+
+    #[test]
+    fn float_g_matches_fmt() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (1.5, "1.5"),
+            (100000.0, "100000"),
+            (123456.0, "123456"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.000123, "0.000123"),
+            (1e21, "1e+21"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (0.1, "0.1"),
+            (-2.5e-7, "-2.5e-07"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for &(v, want) in cases {
+            assert_eq!(g64(v), want, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn decode_rune_is_go_strict() {
+        assert_eq!(decode_rune(b"\xed\xa0\x80"), None);
+        assert_eq!(decode_rune(b"\xc0\x80"), None);
+        assert_eq!(decode_rune(b"\xf4\x90\x80\x80"), None);
+        assert_eq!(decode_rune(b"\xe2\x82"), None);
+        assert_eq!(decode_rune("€x".as_bytes()), Some((0x20ac, 3)));
+    }
+}
