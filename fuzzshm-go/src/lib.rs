@@ -5,3 +5,5 @@ pub mod corpus_file;
 pub mod mutate;
 pub mod rand;
 pub mod value;
+pub mod wire;
+pub mod worker;

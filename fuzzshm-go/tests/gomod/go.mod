@@ -1,0 +1,3 @@
+module example.com/fuzzshmgo
+
+go 1.19
