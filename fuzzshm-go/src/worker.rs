@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -183,8 +183,7 @@ struct Live {
     calls: Option<File>,
     answers: File,
     pending: Vec<u8>,
-    output: Arc<Mutex<Vec<u8>>>,
-    drain: Option<JoinHandle<()>>,
+    output: Output,
 }
 
 impl fmt::Debug for Worker {
@@ -242,14 +241,10 @@ impl Worker {
     /// [`StartError`]; no process is left running.
     pub fn restart(&mut self) -> Result<(), StartError> {
         self.kill();
-        let (read_out, write_out) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| StartError::Spawn(e.into()))?;
         let mut cmd = self.spec.command();
-        let err_end = write_out.try_clone().map_err(StartError::Spawn)?;
-        cmd.stdout(Stdio::from(write_out))
-            .stderr(Stdio::from(err_end));
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mem = std::mem::replace(&mut self.mem, placeholder_region()?);
-        let (child, comm) = match CoordinatorComm::spawn(cmd, mem) {
+        let (mut child, comm) = match CoordinatorComm::spawn(cmd, mem) {
             Ok(spawned) => spawned,
             Err(e) => {
                 self.mem = e.mem;
@@ -257,22 +252,7 @@ impl Worker {
             }
         };
         self.mem = comm.mem;
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let drain = {
-            let output = Arc::clone(&output);
-            let mut from = File::from(read_out);
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n @ 1..) = from.read(&mut buf) {
-                    let mut out = output.lock().unwrap_or_else(|p| p.into_inner());
-                    out.extend_from_slice(&buf[..n]);
-                    if out.len() > 2 * OUTPUT_TAIL {
-                        let cut = out.len() - OUTPUT_TAIL;
-                        out.drain(..cut);
-                    }
-                }
-            })
-        };
+        let output = capture(child.stdout.take(), child.stderr.take());
         let calls = File::from(comm.fuzz_in);
         set_nonblocking(&calls).map_err(StartError::Spawn)?;
         self.live = Some(Live {
@@ -281,7 +261,6 @@ impl Worker {
             answers: File::from(comm.fuzz_out),
             pending: Vec::new(),
             output,
-            drain: Some(drain),
         });
         let ping = Call {
             Ping: Some(PingArgs {}),
@@ -433,27 +412,68 @@ fn placeholder_region() -> Result<SharedMem, StartError> {
     SharedMem::anonymous(0).map_err(|e| StartError::Spawn(e.into()))
 }
 
-fn ended(mut live: Live, status: ExitStatus) -> Ended {
-    // The pipe's write ends are gone with the process (unless it left a
-    // child of its own holding them: then the tail is what came so far).
-    let drain = live.drain.take();
-    drop(live.calls);
-    drop(live.answers);
-    if let Some(drain) = drain {
-        let until = Instant::now() + Duration::from_millis(200);
-        while !drain.is_finished() && Instant::now() < until {
-            thread::sleep(Duration::from_millis(5));
-        }
-        if drain.is_finished() {
-            let _ = drain.join();
-        }
-    }
-    let out = live.output.lock().unwrap_or_else(|p| p.into_inner());
-    let tail = &out[out.len().saturating_sub(OUTPUT_TAIL)..];
+fn ended(live: Live, status: ExitStatus) -> Ended {
+    let Live {
+        calls,
+        answers,
+        output,
+        ..
+    } = live;
+    drop((calls, answers));
     Ended {
         status,
-        output: String::from_utf8_lossy(tail).into_owned(),
+        output: output.text(),
     }
+}
+
+/// The tail of a child's stdout and stderr, read by a thread each.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    tail: Arc<Mutex<Vec<u8>>>,
+    readers: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Output {
+    /// What came so far, once the streams have ended (waiting at most
+    /// 200 ms for that: a grandchild may still hold them open).
+    pub fn text(&self) -> String {
+        let until = Instant::now() + Duration::from_millis(200);
+        let readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        while readers.iter().any(|r| !r.is_finished()) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(2));
+        }
+        let out = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&out[out.len().saturating_sub(OUTPUT_TAIL)..]).into_owned()
+    }
+}
+
+/// Starts reading `streams` into one bounded tail.
+pub fn capture(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>) -> Output {
+    let output = Output::default();
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        stdout.map(|s| Box::new(s) as _),
+        stderr.map(|s| Box::new(s) as _),
+    ];
+    for mut from in streams.into_iter().flatten() {
+        let tail = Arc::clone(&output.tail);
+        let reader = thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                let mut out = tail.lock().unwrap_or_else(|p| p.into_inner());
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > 2 * OUTPUT_TAIL {
+                    let cut = out.len() - OUTPUT_TAIL;
+                    out.drain(..cut);
+                }
+            }
+        });
+        output
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(reader);
+    }
+    output
 }
 
 /// Waits up to `grace` for `child` to exit; then `SIGKILL` by pid and wait.
