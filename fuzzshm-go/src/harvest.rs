@@ -61,7 +61,13 @@ pub fn initial_corpus(
         // Read by Go's coordinator only; a path that does not exist is an
         // empty cache (the real one is read by fuzzshm-go itself).
         .arg("-test.fuzzcachedir=/nonexistent/fuzzshm-go")
-        .args(["-test.parallel=1", "-test.timeout=0", "-test.paniconexit0"])
+        // Only fuzzing: no test, and no other target's seed corpus, runs.
+        .args([
+            "-test.run=^$",
+            "-test.parallel=1",
+            "-test.timeout=0",
+            "-test.paniconexit0",
+        ])
         .env(HARVEST_ENV, &path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

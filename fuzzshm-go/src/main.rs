@@ -201,8 +201,9 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
         seeds,
         stop: &STOP,
     };
+    let fuzzing = Instant::now();
     let (outcome, _stats) = coordinator::run(cfg)?;
-    let secs = started.elapsed().as_secs_f64();
+    let secs = fuzzing.elapsed().as_secs_f64();
     match outcome {
         Outcome::Pass | Outcome::Interrupted => {
             println!("PASS");
