@@ -1,0 +1,195 @@
+//! `fuzzshm-go` end to end on real instrumented Go binaries, Go 1.19 and
+//! Go 1.27: each planted bug found, minimized, written under Go's name,
+//! and replayed by `go test -run=FuzzX/NAME` failing for the right reason.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{crasher_name, fuzzshm_go, go_command, name_len, run_bounded, Go, Ran};
+
+const LIMIT: Duration = Duration::from_secs(400);
+
+/// `go test -run=TARGET/NAME` in `dir`, with a bound of its own.
+fn replay(go: &Go, dir: &Path, target: &str, name: &str, extra: &[&str]) -> Ran {
+    let mut cmd = go_command(go, dir);
+    cmd.arg("test")
+        .arg(format!("-run={target}/{name}"))
+        .args(extra)
+        .arg(".");
+    run_bounded(cmd, LIMIT)
+}
+
+/// Runs fuzzshm-go on `target` and checks the crasher it reports: its
+/// name is Go's, its content parses, and the replay fails with `reason`.
+fn crash_and_replay(
+    go: &Go,
+    target: &str,
+    args: &[&str],
+    replay_args: &[&str],
+    reason: &str,
+) -> String {
+    let dir = common::module_copy(&format!("{}-{target}", go.name));
+    let _ = std::fs::remove_dir_all(common::fuzz_cache(go, target));
+    let mut all = vec![
+        format!("-fuzz=^{target}$"),
+        "-fuzztime=300s".into(),
+        "-parallel=2".into(),
+    ];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let ran = run_bounded(fuzzshm_go(go, &dir, &all), LIMIT);
+    assert_eq!(ran.code, Some(1), "{}: {target}: {ran:?}", go.name);
+    assert!(
+        ran.stdout.contains(&format!("--- FAIL: {target} (")),
+        "{ran:?}"
+    );
+    assert!(ran.stdout.contains("To re-run:"), "{ran:?}");
+    let name = crasher_name(&ran.stdout, target);
+    assert_eq!(name.len(), name_len(go), "{}: {name}", go.name);
+    assert!(
+        ran.stdout
+            .contains(&format!("go test -run={target}/{name}")),
+        "{ran:?}"
+    );
+    let file = std::fs::read(dir.join("testdata/fuzz").join(target).join(&name)).unwrap();
+    assert!(file.starts_with(b"go test fuzz v1\n"));
+    let replayed = replay(go, &dir, target, &name, replay_args);
+    assert_eq!(
+        replayed.code,
+        Some(1),
+        "{}: the replay of {target}/{name} passed: {replayed:?}",
+        go.name
+    );
+    let said = format!("{}{}", replayed.stdout, replayed.stderr);
+    assert!(
+        said.contains(reason),
+        "{}: the replay of {target}/{name} failed otherwise:\n{said}",
+        go.name
+    );
+    assert!(
+        !std::env::temp_dir()
+            .join(format!("fuzzshm-go-build-{}", ran.pid))
+            .exists(),
+        "the build directory is left behind"
+    );
+    String::from_utf8(file).unwrap()
+}
+
+/// A four-byte magic reached through a chain of byte comparisons: coverage
+/// guidance finds it, minimization brings it to exactly "FUZZ", and each
+/// new interesting input went to Go's cache. Built by fuzzshm-go itself.
+#[test]
+fn the_magic_is_found_minimized_and_replayed() {
+    for go in common::toolchains() {
+        let file = crash_and_replay(&go, "FuzzMagic", &[], &[], "magic found");
+        assert_eq!(file, "go test fuzz v1\n[]byte(\"FUZZ\")\n", "{}", go.name);
+        let cached =
+            std::fs::read_dir(common::fuzz_cache(&go, "FuzzMagic")).map_or(0, |d| d.count());
+        assert!(
+            cached >= 1,
+            "{}: no new interesting input in Go's cache",
+            go.name
+        );
+    }
+}
+
+/// A (string, int) target: both arguments rebuilt, the string minimized.
+#[test]
+fn a_string_int_target_is_found_and_replayed() {
+    for go in common::toolchains() {
+        let bin = common::worker_binary(&go);
+        let file = crash_and_replay(
+            &go,
+            "FuzzPair",
+            &[&format!("-test-binary={}", bin.display())],
+            &[],
+            "pair found",
+        );
+        let mut lines = file.lines().skip(1);
+        assert_eq!(lines.next(), Some("string(\"ok\")"), "{}: {file}", go.name);
+        let n: i64 = lines
+            .next()
+            .unwrap()
+            .strip_prefix("int(")
+            .unwrap()
+            .trim_end_matches(')')
+            .parse()
+            .unwrap();
+        assert!(n < -50, "{}: {file}", go.name);
+    }
+}
+
+/// `os.Exit` kills the worker: a crasher, rebuilt from the header alone.
+#[test]
+fn a_target_that_exits_is_a_crasher() {
+    for go in common::toolchains() {
+        let bin = common::worker_binary(&go);
+        let file = crash_and_replay(
+            &go,
+            "FuzzExit",
+            &[&format!("-test-binary={}", bin.display())],
+            &[],
+            "exit status 3",
+        );
+        assert!(
+            file.starts_with("go test fuzz v1\n[]byte(\"EX"),
+            "{}: {file}",
+            go.name
+        );
+    }
+}
+
+/// A worker that does not answer within the call's time plus the margin
+/// is killed, and its input saved; the replay times out on it.
+#[test]
+fn a_hang_is_killed_and_saved() {
+    for go in common::toolchains() {
+        let bin = common::worker_binary(&go);
+        let args = [
+            format!("-test-binary={}", bin.display()),
+            "-hang-margin=3s".into(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let file = crash_and_replay(&go, "FuzzHang", &args, &["-timeout=5s"], "test timed out");
+        assert!(
+            file.starts_with("go test fuzz v1\n[]byte(\"H!"),
+            "{}: {file}",
+            go.name
+        );
+    }
+}
+
+/// A target that never fails: progress lines in Go's shape, PASS, exit 0,
+/// nothing written to testdata.
+#[test]
+fn a_target_that_never_fails_passes() {
+    for go in common::toolchains() {
+        let dir = common::module_copy(&format!("{}-never", go.name));
+        let bin = common::worker_binary(&go);
+        let args = [
+            "-fuzz=^FuzzNever$",
+            "-fuzztime=4s",
+            "-parallel=2",
+            &format!("-test-binary={}", bin.display()),
+        ];
+        let ran = run_bounded(fuzzshm_go(&go, &dir, &args), LIMIT);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        let progress = ran
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("fuzz: elapsed: ") && l.contains(", execs: "))
+            .last();
+        let progress = progress.unwrap_or_else(|| panic!("no progress line: {ran:?}"));
+        assert!(
+            progress.contains("/sec), new interesting: ") && progress.contains(" (total: "),
+            "{progress}"
+        );
+        assert!(
+            ran.stdout.contains("\nPASS\nok  \texample.com/fuzzshmgo\t"),
+            "{ran:?}"
+        );
+        assert!(!dir.join("testdata").exists());
+    }
+}
