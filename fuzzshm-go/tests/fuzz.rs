@@ -179,8 +179,7 @@ fn a_target_that_never_fails_passes() {
         let progress = ran
             .stdout
             .lines()
-            .filter(|l| l.starts_with("fuzz: elapsed: ") && l.contains(", execs: "))
-            .last();
+            .rfind(|l| l.starts_with("fuzz: elapsed: ") && l.contains(", execs: "));
         let progress = progress.unwrap_or_else(|| panic!("no progress line: {ran:?}"));
         assert!(
             progress.contains("/sec), new interesting: ") && progress.contains(" (total: "),
