@@ -33,7 +33,7 @@ pub const FUZZ_CALL: Duration = Duration::from_millis(100);
 
 /// The budget for shrinking an interesting input: small, so fuzzing never
 /// stalls on it (Go's 60 s default can).
-pub const INTERESTING_MINIMIZE: Duration = Duration::from_millis(250);
+pub const INTERESTING_MINIMIZE: Duration = Duration::from_millis(50);
 
 /// How often a progress line is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
@@ -238,7 +238,7 @@ pub fn run(cfg: Config) -> Result<(Outcome, Stats), String> {
         let _ = t.join();
     }
     let mut s = run.lock();
-    if s.warm_done == warm_total && !s.crashed {
+    if s.warm_done == warm_total && !s.crashed && s.execs != last.1 {
         println!("{}", progress(&run, &s, last));
     }
     let stats = Stats {
@@ -654,7 +654,9 @@ fn minimize(
             deadline(run, timeout)
         };
         let answer = worker.minimize(&entry, args, wait);
-        used += worker.mem().header().count().load(Ordering::Relaxed).max(0) as u64;
+        let count = worker.mem().header().count().load(Ordering::Relaxed).max(0) as u64;
+        used += count;
+        run.lock().execs += count;
         match answer {
             Ok(r) => {
                 if r.WroteToMem {

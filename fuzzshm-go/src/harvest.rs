@@ -4,7 +4,8 @@
 //!
 //! A foreign coordinator cannot run `f.Add`. The test binary can: run as a
 //! coordinator, it marshals each seed into its worker's region for the
-//! warmup, and starts its workers as `os.Args[0]`. So this runs the test
+//! warmup (or, with none, fuzzes a zero-valued entry), and starts its
+//! workers as `os.Args[0]`. So this runs the test
 //! binary as a coordinator with `argv[0]` set to this program, which then
 //! plays the worker ([`serve`]): it records each warmup value, answers
 //! with empty coverage, and on the first non-warmup call writes an end
@@ -169,6 +170,7 @@ unsafe fn serve_calls(path: &OsString) -> Result<(), Box<dyn std::error::Error>>
     let mut calls = BufReader::new(File::from(comm.fuzz_in));
     let mut answers = File::from(comm.fuzz_out);
     let mut line = String::new();
+    let mut recorded = 0usize;
     loop {
         line.clear();
         if calls.read_line(&mut line)? == 0 {
@@ -178,14 +180,20 @@ unsafe fn serve_calls(path: &OsString) -> Result<(), Box<dyn std::error::Error>>
         let answer = if call.get("Ping").is_some_and(|p| !p.is_null()) {
             serde_json::json!({})
         } else if let Some(fuzz) = call.get("Fuzz").filter(|f| !f.is_null()) {
-            if fuzz.get("Warmup") != Some(&serde_json::Value::Bool(true)) {
+            let warmup = fuzz.get("Warmup") == Some(&serde_json::Value::Bool(true));
+            // With no seed, Go warms nothing up and fuzzes one zero-valued
+            // entry: the value of its first call.
+            if warmup || recorded == 0 {
+                let value = comm.mem.value()?;
+                let mut record = (value.len() as u64).to_le_bytes().to_vec();
+                record.extend_from_slice(value);
+                sink.write_all(&record)?;
+                recorded += 1;
+            }
+            if !warmup {
                 sink.write_all(&END.to_le_bytes())?;
                 continue; // no answer: wait to be stopped
             }
-            let value = comm.mem.value()?;
-            let mut record = (value.len() as u64).to_le_bytes().to_vec();
-            record.extend_from_slice(value);
-            sink.write_all(&record)?;
             comm.mem.header().count().store(1, Ordering::Relaxed);
             // Empty coverage of the mask's length (none if none was sent).
             let cover = fuzz
