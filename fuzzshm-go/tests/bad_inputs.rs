@@ -155,6 +155,8 @@ fn a_build_failure_is_reported_as_go_test_does() {
 
 /// Starts fuzzshm-go on FuzzNever with no time limit and waits (bounded)
 /// for its workers.
+// The child is returned to the caller, who waits for it.
+#[allow(clippy::zombie_processes)]
 fn start_fuzzing(go: &common::Go, name: &str) -> (std::process::Child, Vec<u32>) {
     let dir = common::module_copy(name);
     let mut child = fuzzshm_go(
