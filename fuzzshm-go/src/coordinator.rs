@@ -416,6 +416,10 @@ fn died(
             eprintln!("fuzz: fuzzing process terminated by unexpected signal ({}); restarting it, no crash recorded", ended.status_text());
             worker.restart().map_err(|e| e.to_string())
         }
+        CallError::Died(ended) if ended.killed_here => Err(format!(
+            "fuzzing process closed its pipes without exiting; killed. Its output:\n{}",
+            ended.output
+        )),
         CallError::Died(ended) => then(run, worker, ended, false),
         CallError::Hung(ended) => then(run, worker, ended, true),
         CallError::Garbage { line, ended } => Err(format!(

@@ -118,6 +118,9 @@ pub struct Ended {
     pub status: ExitStatus,
     /// The tail of its stdout and stderr.
     pub output: String,
+    /// This client killed it: it hung, closed its pipes without exiting,
+    /// or answered garbage.
+    pub killed_here: bool,
 }
 
 impl Ended {
@@ -131,8 +134,12 @@ impl Ended {
     }
 
     /// Killed by a signal that is no sign of a bad input (`SIGKILL` from
-    /// the OOM killer, `SIGTERM`, `SIGHUP`...): Go's `isCrashSignal` is false.
+    /// the OOM killer, `SIGTERM`, `SIGHUP`...): Go's `isCrashSignal` is
+    /// false, and the signal did not come from this client.
     pub fn killed_from_outside(&self) -> bool {
+        if self.killed_here {
+            return false;
+        }
         let crash = [
             Signal::ILL,
             Signal::TRAP,
@@ -369,8 +376,8 @@ impl Worker {
     /// it by pid, and reaps it.
     fn reap(&mut self, grace: Duration) -> Ended {
         let mut live = self.live.take().expect("reap without a process");
-        let status = wait_or_kill(&mut live.child, grace);
-        ended(live, status)
+        let (status, killed) = wait_or_kill(&mut live.child, grace);
+        ended(live, status, killed)
     }
 
     /// Kills the running process, if any, by pid, and reaps it.
@@ -394,10 +401,10 @@ impl Worker {
         let status = match wait_or_kill_with(&mut live.child, STOP_STEP, || {
             let _ = kill_process(pid, Signal::INT);
         }) {
-            Some(status) => status,
+            Some(status) => (status, false),
             None => wait_or_kill(&mut live.child, STOP_STEP),
         };
-        Some(ended(live, status))
+        Some(ended(live, status.0, status.1))
     }
 }
 
@@ -412,7 +419,7 @@ fn placeholder_region() -> Result<SharedMem, StartError> {
     SharedMem::anonymous(0).map_err(|e| StartError::Spawn(e.into()))
 }
 
-fn ended(live: Live, status: ExitStatus) -> Ended {
+fn ended(live: Live, status: ExitStatus, killed_here: bool) -> Ended {
     let Live {
         calls,
         answers,
@@ -423,6 +430,7 @@ fn ended(live: Live, status: ExitStatus) -> Ended {
     Ended {
         status,
         output: output.text(),
+        killed_here,
     }
 }
 
@@ -477,13 +485,17 @@ pub fn capture(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>) -> Outp
 }
 
 /// Waits up to `grace` for `child` to exit; then `SIGKILL` by pid and wait.
-fn wait_or_kill(child: &mut Child, grace: Duration) -> ExitStatus {
+/// Whether it had to be killed comes with the status.
+fn wait_or_kill(child: &mut Child, grace: Duration) -> (ExitStatus, bool) {
     if let Some(status) = wait_or_kill_with(child, grace, || ()) {
-        return status;
+        return (status, false);
     }
     let _ = child.kill();
     // SIGKILL cannot be caught: this wait ends.
-    child.wait().unwrap_or_else(|_| ExitStatus::from_raw(9))
+    (
+        child.wait().unwrap_or_else(|_| ExitStatus::from_raw(9)),
+        true,
+    )
 }
 
 /// Polls `child` for `grace`; `None` if it is still running, after `then`.

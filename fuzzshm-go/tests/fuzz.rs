@@ -192,3 +192,78 @@ fn a_target_that_never_fails_passes() {
         assert!(!dir.join("testdata").exists());
     }
 }
+
+/// The baseline count of "gathering baseline coverage: 0/N completed".
+fn baseline(stdout: &str) -> usize {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("gathering baseline coverage: 0/"))
+        .unwrap_or_else(|| panic!("no baseline line:\n{stdout}"));
+    line.split("0/")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Go's cache is shared both ways: `go test -fuzz` warms up every entry
+/// fuzzshm-go wrote (named as Go names them), and fuzzshm-go every entry
+/// in the cache after Go's run.
+#[test]
+fn go_and_fuzzshm_go_resume_from_each_other_s_cache() {
+    for go in common::toolchains() {
+        let dir = common::module_copy(&format!("{}-cache", go.name));
+        let cache = common::fuzz_cache(&go, "FuzzNever");
+        let _ = std::fs::remove_dir_all(&cache);
+        let bin = format!("-test-binary={}", common::worker_binary(&go).display());
+        let ran = run_bounded(
+            fuzzshm_go(&go, &dir, &["-fuzz=^FuzzNever$", "-fuzztime=2s", &bin]),
+            LIMIT,
+        );
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        let names: Vec<String> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.is_empty(), "{}: nothing cached", go.name);
+        assert!(
+            names.iter().all(|n| n.len() == name_len(&go)),
+            "{}: {names:?}",
+            go.name
+        );
+        let mut gotest = go_command(&go, &dir);
+        gotest.args([
+            "test",
+            "-run=^$",
+            "-fuzz=^FuzzNever$",
+            "-fuzztime=1x",
+            "-parallel=1",
+            ".",
+        ]);
+        let went = run_bounded(gotest, LIMIT);
+        assert_eq!(went.code, Some(0), "{went:?}");
+        assert_eq!(
+            baseline(&went.stdout),
+            names.len() + 1,
+            "{}: {}",
+            go.name,
+            went.stdout
+        );
+        let now = std::fs::read_dir(&cache).unwrap().count();
+        let ran = run_bounded(
+            fuzzshm_go(&go, &dir, &["-fuzz=^FuzzNever$", "-fuzztime=1x", &bin]),
+            LIMIT,
+        );
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        assert_eq!(
+            baseline(&ran.stdout),
+            now + 1,
+            "{}: {}",
+            go.name,
+            ran.stdout
+        );
+    }
+}
