@@ -272,7 +272,7 @@ fn same_types(a: &[Value], b: &[Value]) -> bool {
 }
 
 /// The regular files of `dir`, sorted by name; none if it does not exist.
-fn read_dir_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+pub(crate) fn read_dir_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };

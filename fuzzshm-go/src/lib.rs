@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod coordinator;
 pub mod corpus_file;
+pub mod corpus_min;
 pub mod gotool;
 pub mod harvest;
 pub mod mutate;

@@ -15,6 +15,7 @@ use clap::Parser;
 use fuzzshm_go::budget::{parse_duration, Budget};
 use fuzzshm_go::coordinator::{self, Config, Outcome};
 use fuzzshm_go::corpus_file::GoVersion;
+use fuzzshm_go::corpus_min;
 use fuzzshm_go::gotool::{self, Package};
 use fuzzshm_go::harvest;
 use fuzzshm_go::worker::WorkerSpec;
@@ -201,6 +202,30 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
         seeds,
         stop: &STOP,
     };
+    if cli.minimize_corpus {
+        let testdata = pkg.dir.join("testdata/fuzz").join(&target);
+        let report = corpus_min::minimize_corpus(
+            cfg.spec,
+            &cfg.seeds,
+            &testdata,
+            cfg.cache.as_deref(),
+            cfg.hang_margin,
+        )?;
+        for path in &report.removed {
+            let shown = path.strip_prefix(&pkg.dir).unwrap_or(path);
+            println!(
+                "fuzz: removed {} (its coverage is in the entries kept)",
+                shown.display()
+            );
+        }
+        println!(
+            "fuzz: minimized corpus: kept {} of {} entries, {} coverage bits",
+            report.kept.len(),
+            report.kept.len() + report.removed.len(),
+            report.bits
+        );
+        return Ok(0);
+    }
     let fuzzing = Instant::now();
     let (outcome, _stats) = coordinator::run(cfg)?;
     let secs = fuzzing.elapsed().as_secs_f64();

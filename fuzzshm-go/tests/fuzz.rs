@@ -267,3 +267,42 @@ fn go_and_fuzzshm_go_resume_from_each_other_s_cache() {
         );
     }
 }
+
+/// -minimize-corpus removes the testdata and cache files whose coverage
+/// the others give (the larger of two equal ones),
+/// and a second pass removes nothing and counts the same bits.
+#[test]
+fn minimize_corpus_keeps_the_coverage_and_drops_the_rest() {
+    for go in common::toolchains() {
+        let dir = common::module_copy(&format!("{}-mincorpus", go.name));
+        let corpus = dir.join("testdata/fuzz/FuzzNever");
+        std::fs::create_dir_all(&corpus).unwrap();
+        // 2 and 3 iterations of the same branch: one hit-count bucket (2-3).
+        std::fs::write(corpus.join("two"), "go test fuzz v1\n[]byte(\"aa\")\n").unwrap();
+        std::fs::write(corpus.join("three"), "go test fuzz v1\n[]byte(\"aaa\")\n").unwrap();
+        let gocache = common::scratch(&format!("gocache-min-{}", go.name));
+        let _ = std::fs::remove_dir_all(&gocache);
+        let bin = format!("-test-binary={}", common::worker_binary(&go).display());
+        let mut cmd = fuzzshm_go(&go, &dir, &["-fuzz=^FuzzNever$", "-minimize-corpus", &bin]);
+        cmd.env("GOCACHE", &gocache);
+        let ran = run_bounded(cmd, LIMIT);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        assert!(
+            ran.stdout
+                .contains("fuzz: removed testdata/fuzz/FuzzNever/three"),
+            "{ran:?}"
+        );
+        assert!(corpus.join("two").exists() && !corpus.join("three").exists());
+        let summary = |out: &str| {
+            out.lines()
+                .find(|l| l.starts_with("fuzz: minimized corpus:"))
+                .map(|l| l.split(", ").nth(1).unwrap().to_string())
+        };
+        let bits = summary(&ran.stdout).unwrap();
+        let mut again = fuzzshm_go(&go, &dir, &["-fuzz=^FuzzNever$", "-minimize-corpus", &bin]);
+        again.env("GOCACHE", &gocache);
+        let again = run_bounded(again, LIMIT);
+        assert!(!again.stdout.contains("fuzz: removed"), "{again:?}");
+        assert_eq!(summary(&again.stdout).unwrap(), bits);
+    }
+}
