@@ -41,13 +41,21 @@ fn run(mut cmd: Command, what: &str) -> Result<String, String> {
 }
 
 impl Package {
-    /// Asks `go` about `pattern` (a package path, as `go test` takes it),
-    /// run from `cwd`.
+    /// Asks `go` about `pattern` (a package path, as `go test` takes it,
+    /// or a directory), run from `cwd`.
     ///
     /// # Errors
     ///
     /// `go`'s own message (no such package, not in a module...).
     pub fn find(cwd: &Path, pattern: &str) -> Result<Package, String> {
+        // A directory is asked about from inside, so the package may be
+        // in a module other than the one of `cwd` (or `cwd` in none).
+        let inside = cwd.join(pattern);
+        let (cwd, pattern) = if inside.is_dir() {
+            (inside.as_path(), ".")
+        } else {
+            (cwd, pattern)
+        };
         let mut env = go(cwd);
         env.args(["env", "GOVERSION", "GOCACHE"]);
         let env = run(env, "go env")?;

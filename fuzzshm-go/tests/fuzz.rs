@@ -32,6 +32,18 @@ fn crash_and_replay(
 ) -> String {
     let dir = common::module_copy(&format!("{}-{target}", go.name));
     let _ = std::fs::remove_dir_all(common::fuzz_cache(go, target));
+    crash_and_replay_in(go, &dir, target, args, replay_args, reason)
+}
+
+/// As [`crash_and_replay`], in the Go module at `dir`.
+fn crash_and_replay_in(
+    go: &Go,
+    dir: &Path,
+    target: &str,
+    args: &[&str],
+    replay_args: &[&str],
+    reason: &str,
+) -> String {
     let mut all = vec![
         format!("-fuzz=^{target}$"),
         "-fuzztime=300s".into(),
@@ -39,7 +51,7 @@ fn crash_and_replay(
     ];
     all.extend(args.iter().map(|s| s.to_string()));
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    let ran = run_bounded(fuzzshm_go(go, &dir, &all), LIMIT);
+    let ran = run_bounded(fuzzshm_go(go, dir, &all), LIMIT);
     assert_eq!(ran.code, Some(1), "{}: {target}: {ran:?}", go.name);
     assert!(
         ran.stdout.contains(&format!("--- FAIL: {target} (")),
@@ -55,7 +67,7 @@ fn crash_and_replay(
     );
     let file = std::fs::read(dir.join("testdata/fuzz").join(target).join(&name)).unwrap();
     assert!(file.starts_with(b"go test fuzz v1\n"));
-    let replayed = replay(go, &dir, target, &name, replay_args);
+    let replayed = replay(go, dir, target, &name, replay_args);
     assert_eq!(
         replayed.code,
         Some(1),
@@ -304,5 +316,23 @@ fn minimize_corpus_keeps_the_coverage_and_drops_the_rest() {
         let again = run_bounded(again, LIMIT);
         assert!(!again.stdout.contains("fuzz: removed"), "{again:?}");
         assert_eq!(summary(&again.stdout).unwrap(), bits);
+    }
+}
+
+/// The README's demo: fuzzshm-go, given the module's directory, builds it
+/// and finds both planted bugs of `fuzzshm-go/examples/planted`.
+#[test]
+fn the_demo_finds_both_planted_bugs() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/planted");
+    for go in common::toolchains() {
+        let dir = common::copy_of(&demo, &format!("{}-demo", go.name));
+        for (target, reason) in [
+            ("FuzzParse", "slice bounds out of range"),
+            ("FuzzRepeat", "negative Repeat count"),
+        ] {
+            let _ =
+                std::fs::remove_dir_all(common::fuzz_cache_of(&go, "example.com/planted", target));
+            crash_and_replay_in(&go, &dir, target, &[], &[], reason);
+        }
     }
 }

@@ -103,11 +103,20 @@ pub fn go_command(go: &Go, dir: &Path) -> Command {
 /// A copy of the Go module in a fresh scratch directory of its own, for
 /// a run that writes `testdata` there.
 pub fn module_copy(name: &str) -> PathBuf {
+    copy_of(&module(), name)
+}
+
+/// A copy of the Go module in `src` (its go.mod and .go files) in a fresh
+/// scratch directory.
+pub fn copy_of(src: &Path, name: &str) -> PathBuf {
     let dir = scratch(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for file in ["go.mod", "planted.go", "planted_test.go"] {
-        std::fs::copy(module().join(file), dir.join(file)).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "go" || e == "mod") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
     }
     dir
 }
@@ -184,8 +193,14 @@ pub fn fuzzshm_go(go: &Go, dir: &Path, args: &[&str]) -> Command {
 
 /// Go's fuzz cache directory for a target of the test module.
 pub fn fuzz_cache(go: &Go, target: &str) -> PathBuf {
+    fuzz_cache_of(go, "example.com/fuzzshmgo", target)
+}
+
+/// Go's fuzz cache directory for a target of the package `import_path`.
+pub fn fuzz_cache_of(go: &Go, import_path: &str, target: &str) -> PathBuf {
     scratch(&format!("gocache-{}", go.name))
-        .join("fuzz/example.com/fuzzshmgo")
+        .join("fuzz")
+        .join(import_path)
         .join(target)
 }
 
