@@ -73,6 +73,18 @@ pub fn initial_corpus(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // If this process dies (SIGKILL included) while Go's coordinator runs,
+    // the kernel interrupts it: Go's clean stop, its region file removed.
+    // SAFETY: between fork and exec the closure makes one system call,
+    // prctl, which is async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("running {}: {e}", binary.display()))?;
