@@ -412,10 +412,7 @@ fn died(
         return Ok(());
     }
     match e {
-        CallError::Died(ended) if ended.killed_from_outside() => {
-            eprintln!("fuzz: fuzzing process terminated by unexpected signal ({}); restarting it, no crash recorded", ended.status_text());
-            worker.restart().map_err(|e| e.to_string())
-        }
+        CallError::Died(ended) if ended.killed_from_outside() => restart(worker, &ended),
         CallError::Died(ended) if ended.killed_here => Err(format!(
             "fuzzing process closed its pipes without exiting; killed. Its output:\n{}",
             ended.output
@@ -428,6 +425,15 @@ fn died(
         )),
         CallError::Io(e) => Err(format!("communicating with fuzzing process: {e}")),
     }
+}
+
+/// A worker killed from outside: no crasher; a new process in its place.
+fn restart(worker: &mut Worker, ended: &Ended) -> Result<(), String> {
+    eprintln!(
+        "fuzz: fuzzing process terminated by unexpected signal ({}); restarting it, no crash recorded",
+        ended.status_text()
+    );
+    worker.restart().map_err(|e| e.to_string())
 }
 
 fn death_message(ended: &Ended, hang: bool, run: &Run) -> String {
@@ -498,14 +504,7 @@ fn fuzz_once(run: &Run, worker: &mut Worker) -> Result<(), String> {
         },
         Err(e) => died(run, worker, e, |run, worker, ended, hang| {
             let values = rebuild(worker, &entry)?;
-            crash(
-                run,
-                worker,
-                values,
-                death_message(&ended, hang, run),
-                false,
-                hang,
-            )
+            died_of(run, worker, values, &ended, hang)
         }),
     }
 }
@@ -568,14 +567,7 @@ fn interesting(run: &Run, worker: &mut Worker, entry: &Entry, cov: Vec<u8>) -> R
                 ended,
                 hang,
             } => {
-                return crash(
-                    run,
-                    worker,
-                    values,
-                    death_message(&ended, hang, run),
-                    false,
-                    hang,
-                );
+                return died_of(run, worker, values, &ended, hang);
             }
         }
     }
@@ -675,7 +667,7 @@ fn minimize(
                 coverage = r.CoverageData.or(coverage);
             }
             Err(CallError::Died(ended)) if ended.killed_from_outside() => {
-                worker.restart().map_err(|e| e.to_string())?;
+                restart(worker, &ended)?;
                 break;
             }
             Err(CallError::Died(ended)) => {
@@ -702,6 +694,24 @@ fn minimize(
         err,
         coverage,
     })
+}
+
+/// A crasher that killed (or hung) its worker: not minimized, as in Go.
+fn died_of(
+    run: &Run,
+    worker: &mut Worker,
+    values: Vec<Value>,
+    ended: &Ended,
+    hang: bool,
+) -> Result<(), String> {
+    crash(
+        run,
+        worker,
+        values,
+        death_message(ended, hang, run),
+        false,
+        hang,
+    )
 }
 
 /// After a worker died minimizing: with `rawInMem` set, the region holds

@@ -48,22 +48,25 @@ impl Package {
     ///
     /// `go`'s own message (no such package, not in a module...).
     pub fn find(cwd: &Path, pattern: &str) -> Result<Package, String> {
-        // A directory is asked about from inside, so the package may be
-        // in a module other than the one of `cwd` (or `cwd` in none).
-        let inside = cwd.join(pattern);
-        let (cwd, pattern) = if inside.is_dir() {
-            (inside.as_path(), ".")
-        } else {
-            (cwd, pattern)
-        };
-        let mut env = go(cwd);
+        let (cwd, pattern) = locate(cwd, pattern);
+        let mut env = go(&cwd);
         env.args(["env", "GOVERSION", "GOCACHE"]);
-        let env = run(env, "go env")?;
+        // Two go processes at once: each takes a while to start.
+        let (env, listed) = std::thread::scope(|s| {
+            let env = s.spawn(|| run(env, "go env"));
+            let listed = run(go_cmd_list(&cwd, pattern), "go list");
+            (
+                env.join()
+                    .unwrap_or_else(|_| Err("go env: panicked".into())),
+                listed,
+            )
+        });
+        let env = env?;
         let mut lines = env.lines();
         let version = lines.next().unwrap_or_default();
         let go = GoVersion::parse(version).unwrap_or(GoVersion::GO1_27);
         let gocache = PathBuf::from(lines.next().unwrap_or_default());
-        let listed = run(go_cmd_list(cwd, pattern), "go list")?;
+        let listed = listed?;
         let mut lines = listed.lines();
         let (Some(import_path), Some(dir), None) = (lines.next(), lines.next(), lines.next())
         else {
@@ -86,22 +89,36 @@ impl Package {
             .join(&self.import_path)
             .join(target)
     }
+}
 
-    /// `go test -c -fuzz=<regexp> -o <out>`: the instrumented worker.
-    ///
-    /// # Errors
-    ///
-    /// The build's output, as `go test` prints it, on failure.
-    pub fn build(&self, regexp: &str, out: &Path) -> Result<(), String> {
-        let mut cmd = go(&self.dir);
-        cmd.arg("test")
-            .arg("-c")
-            .arg(format!("-fuzz={regexp}"))
-            .arg("-o")
-            .arg(out)
-            .arg(".");
-        run(cmd, "go test -c").map(drop)
+/// Where to run `go` for `pattern` from `cwd`: a directory is asked about
+/// from inside, so the package may be in a module other than the one of
+/// `cwd` (or `cwd` in none).
+fn locate<'a>(cwd: &Path, pattern: &'a str) -> (PathBuf, &'a str) {
+    let inside = cwd.join(pattern);
+    if inside.is_dir() {
+        (inside, ".")
+    } else {
+        (cwd.to_path_buf(), pattern)
     }
+}
+
+/// `go test -c -fuzz=<regexp> -o <out> <pattern>`, run from `cwd`: the
+/// instrumented worker.
+///
+/// # Errors
+///
+/// The build's output, as `go test` prints it, on failure.
+pub fn build(cwd: &Path, pattern: &str, regexp: &str, out: &Path) -> Result<(), String> {
+    let (cwd, pattern) = locate(cwd, pattern);
+    let mut cmd = go(&cwd);
+    cmd.arg("test")
+        .arg("-c")
+        .arg(format!("-fuzz={regexp}"))
+        .arg("-o")
+        .arg(out)
+        .arg(pattern);
+    run(cmd, "go test -c").map(drop)
 }
 
 fn go_cmd_list(cwd: &Path, pattern: &str) -> Command {

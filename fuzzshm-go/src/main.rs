@@ -108,7 +108,27 @@ fn main() -> ExitCode {
 fn fuzz(cli: &Cli) -> Result<u8, String> {
     let started = Instant::now();
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
-    let pkg = match Package::find(&cwd, &cli.package) {
+    let build_dir =
+        TempDir(std::env::temp_dir().join(format!("fuzzshm-go-build-{}", std::process::id())));
+    let out = build_dir.0.join("worker.test");
+    // The build and go's answers about the package at once.
+    let (found, built) = std::thread::scope(|s| {
+        let built = cli.test_binary.is_none().then(|| {
+            s.spawn(|| {
+                std::fs::create_dir_all(&build_dir.0).map_err(|e| e.to_string())?;
+                gotool::build(&cwd, &cli.package, &cli.fuzz, &out)
+            })
+        });
+        let found = Package::find(&cwd, &cli.package);
+        (
+            found,
+            built.map(|b| {
+                b.join()
+                    .unwrap_or_else(|_| Err("the build panicked".into()))
+            }),
+        )
+    });
+    let pkg = match found {
         Ok(pkg) => pkg,
         Err(e) if cli.test_binary.is_some() => {
             eprintln!(
@@ -124,24 +144,18 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
         }
         Err(e) => return Err(e.trim().to_string()),
     };
-    let build_dir =
-        TempDir(std::env::temp_dir().join(format!("fuzzshm-go-build-{}", std::process::id())));
-    let binary = match &cli.test_binary {
-        Some(path) => {
+    let binary = match (&cli.test_binary, built) {
+        (Some(path), _) => {
             std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?
         }
-        None => {
-            std::fs::create_dir_all(&build_dir.0).map_err(|e| e.to_string())?;
-            let out = build_dir.0.join("worker.test");
-            if let Err(output) = pkg.build(&cli.fuzz, &out) {
-                print!("{output}");
-                if !output.contains("[build failed]") {
-                    println!("FAIL\t{} [build failed]", pkg.import_path);
-                }
-                return Ok(1);
+        (None, Some(Err(output))) => {
+            print!("{output}");
+            if !output.contains("[build failed]") {
+                println!("FAIL\t{} [build failed]", pkg.import_path);
             }
-            out
+            return Ok(1);
         }
+        (None, _) => out,
     };
     let targets = gotool::fuzz_targets(&binary, &pkg.dir, &cli.fuzz)?;
     let target = match targets.as_slice() {

@@ -28,6 +28,10 @@ use crate::wire::{
 /// mutators' size bounds derive from it, so a rebuild must use the same.
 pub const MEM_CAPACITY: usize = 100 << 20;
 
+/// How many times [`Worker::restart`] starts a process that is killed
+/// from outside before its first answer.
+pub const START_ATTEMPTS: u32 = 3;
+
 /// How long a worker may take to start and answer its first `Ping`.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -241,12 +245,28 @@ impl Worker {
     }
 
     /// Ends the current process if any (killed, reaped), then starts a
-    /// new one on the same region and pings it.
+    /// new one on the same region and pings it. A process killed from
+    /// outside before it answers (see [`Ended::killed_from_outside`]) is
+    /// started again, up to [`START_ATTEMPTS`] times in all.
     ///
     /// # Errors
     ///
     /// [`StartError`]; no process is left running.
     pub fn restart(&mut self) -> Result<(), StartError> {
+        let mut attempts = 1;
+        loop {
+            match self.start_once() {
+                Err(StartError::Ping(CallError::Died(e)))
+                    if e.killed_from_outside() && attempts < START_ATTEMPTS =>
+                {
+                    attempts += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn start_once(&mut self) -> Result<(), StartError> {
         self.kill();
         let mut cmd = self.spec.command();
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());

@@ -234,11 +234,10 @@ fn outside_kills_restart_workers_and_ctrl_c_stops_cleanly() {
         assert_eq!(status.code(), Some(0), "{}: {out}{err}", go.name);
         assert!(out.contains("\nPASS\n"), "{out}");
         assert!(!out.contains("Failing input"), "{out}");
-        assert_eq!(
-            err.matches("terminated by unexpected signal").count(),
-            2,
-            "{err}"
-        );
+        // One message per worker killed during a call (one killed while
+        // still starting is started again without a word).
+        let said = err.matches("terminated by unexpected signal").count();
+        assert!((1..=2).contains(&said), "{err}");
         for pid in restarted {
             assert!(
                 common::gone_within(pid, Duration::from_secs(10)),
