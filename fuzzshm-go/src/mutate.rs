@@ -617,6 +617,12 @@ impl Chain<'_> {
         Ok(())
     }
 
+    /// The PRNG as it is now: its next draw picks the argument the next
+    /// [`mutate`](Self::mutate) changes (`intn(len(args))`).
+    pub fn pcg(&self) -> &Pcg {
+        &self.m.pcg
+    }
+
     /// The values as the fuzz function would see them now (a `[]byte` that
     /// shares the scratch buffer shows its current bytes).
     pub fn values(&self) -> Vec<Value> {

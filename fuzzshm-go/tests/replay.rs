@@ -1,0 +1,478 @@
+//! The mutator replay, black box: real instrumented `go test -c -fuzz`
+//! workers (Go 1.19 and 1.27) of fuzz targets that append every input they
+//! receive to a file (`tests/replay`), driven with `Fuzz` calls of
+//! `Timeout` 0 and a `Limit`. Every input the target saw must be the one
+//! the replay computes, for every type, several arguments and the shared
+//! scratch buffer of `[]byte` arguments; and [`rebuild`] from the header,
+//! as a coordinator does it, must give the last one.
+//!
+//! The worker's PRNG is seeded with `GODEBUG=fuzzseed`, so the replay
+//! knows its state before the first call and follows it across calls:
+//! each call's header (`randState`, the start of its last chain) checks
+//! that the replay kept in step.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fuzzshm_go::corpus_file::{self, GoVersion};
+use fuzzshm_go::mutate::{rebuild, Mutator};
+use fuzzshm_go::rand::Pcg;
+use fuzzshm_go::value::Value;
+use fuzzshm_go::wire::FuzzArgs;
+use fuzzshm_go::worker::{Worker, WorkerSpec};
+
+/// `GODEBUG=fuzzseed`: the worker's PRNG is `newPcgRand` of this seed.
+const FUZZ_SEED: u64 = 20261207;
+/// How long one `Fuzz` call of at most a few hundred executions may take.
+const CALL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A directory under the target directory, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(tag: &str) -> ScratchDir {
+        let dir = common::scratch(&format!("replay-{tag}-{}", std::process::id()));
+        ScratchDir(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn module() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/replay")
+}
+
+/// The instrumented binary of `tests/replay`, built into `dir` (Go's
+/// build cache under the target directory keeps a rebuild short).
+fn build(go: &common::Go, dir: &Path) -> PathBuf {
+    // One `go` build at a time: the machine is shared.
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _held = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    let out = dir.join(format!("replay-{}.test", go.name));
+    let built = common::go_command(go, &module())
+        .args(["test", "-c", "-fuzz=.", "-o"])
+        .arg(&out)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}: go test -c failed: {}",
+        go.name,
+        String::from_utf8_lossy(&built.stderr)
+    );
+    out
+}
+
+fn version(go: &common::Go) -> GoVersion {
+    let out = common::go_command(go, &module())
+        .arg("version")
+        .output()
+        .unwrap();
+    GoVersion::parse(&String::from_utf8_lossy(&out.stdout)).expect("go version")
+}
+
+/// One line of the target's log, read with `like`'s types.
+fn parse_line(line: &str, like: &[Value]) -> Vec<Value> {
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), like.len(), "{line}");
+    let hex = |f: &str| -> Vec<u8> {
+        let h = f.strip_prefix('x').expect("hex field");
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    fields
+        .iter()
+        .zip(like)
+        .map(|(f, v)| match v {
+            Value::Bytes(_) => Value::Bytes(hex(f)),
+            Value::String(_) => Value::String(hex(f)),
+            Value::Bool(_) => Value::Bool(f.parse().unwrap()),
+            Value::Byte(_) => Value::Byte(f.parse().unwrap()),
+            Value::Uint8(_) => Value::Uint8(f.parse().unwrap()),
+            Value::Rune(_) => Value::Rune(f.parse().unwrap()),
+            Value::Int32(_) => Value::Int32(f.parse().unwrap()),
+            Value::Int(_) => Value::Int(f.parse().unwrap()),
+            Value::Int8(_) => Value::Int8(f.parse().unwrap()),
+            Value::Int16(_) => Value::Int16(f.parse().unwrap()),
+            Value::Int64(_) => Value::Int64(f.parse().unwrap()),
+            Value::Uint(_) => Value::Uint(f.parse().unwrap()),
+            Value::Uint16(_) => Value::Uint16(f.parse().unwrap()),
+            Value::Uint32(_) => Value::Uint32(f.parse().unwrap()),
+            Value::Uint64(_) => Value::Uint64(f.parse().unwrap()),
+            Value::Float32(_) => {
+                Value::Float32(f32::from_bits(u32::from_str_radix(f, 16).unwrap()))
+            }
+            Value::Float64(_) => {
+                Value::Float64(f64::from_bits(u64::from_str_radix(f, 16).unwrap()))
+            }
+        })
+        .collect()
+}
+
+/// A worker of `target` logging to a fresh file, and the log's lines read
+/// so far.
+struct Session {
+    worker: Worker,
+    log: PathBuf,
+    read: usize,
+    name: String,
+}
+
+impl Session {
+    fn start(go: &common::Go, binary: &Path, dir: &Path, target: &str) -> Session {
+        let log = dir.join(format!("{target}.log"));
+        let spec = WorkerSpec {
+            binary: binary.to_path_buf(),
+            dir: module(),
+            target: target.into(),
+            cache_dir: dir.join("cache"),
+            env: vec![
+                ("REPLAY_LOG".into(), log.clone().into()),
+                ("GODEBUG".into(), format!("fuzzseed={FUZZ_SEED}").into()),
+            ],
+        };
+        let worker = Worker::start(spec).unwrap_or_else(|e| panic!("{}: {target}: {e}", go.name));
+        Session {
+            worker,
+            log,
+            read: 0,
+            name: format!("{} {target}", go.name),
+        }
+    }
+
+    /// The inputs logged since the last call, read with `like`'s types.
+    fn new_inputs(&mut self, like: &[Value]) -> Vec<Vec<Value>> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let new = lines[self.read..]
+            .iter()
+            .map(|l| parse_line(l, like))
+            .collect();
+        self.read = lines.len();
+        new
+    }
+
+    fn stop(mut self) {
+        let ended = self.worker.stop().expect("a running worker");
+        assert_eq!(
+            ended.status.code(),
+            Some(0),
+            "{}: {}",
+            self.name,
+            ended.output
+        );
+    }
+}
+
+/// What one target's run showed.
+#[derive(Default)]
+struct Seen {
+    executions: usize,
+    /// Mutations that changed a `[]byte` argument other than the one
+    /// mutated (through the shared scratch buffer).
+    shared_buffer_rewrites: usize,
+}
+
+/// Drives `target` with one `Fuzz` call per limit (the seeds in turn),
+/// replaying the worker's PRNG from its seed across the calls, and checks
+/// every input the target received.
+fn check_target(
+    go: &common::Go,
+    binary: &Path,
+    dir: &Path,
+    target: &str,
+    seeds: &[Vec<Value>],
+    limits: &[i64],
+) -> Seen {
+    let mut s = Session::start(go, binary, dir, target);
+    let capacity = s.worker.mem().capacity();
+    let mut state = Pcg::seeded(FUZZ_SEED, 1).state();
+    let mut seen = Seen::default();
+    for (call, (&limit, seed)) in limits.iter().zip(seeds.iter().cycle()).enumerate() {
+        let entry = corpus_file::marshal(seed);
+        let args = FuzzArgs {
+            Timeout: 0,
+            Limit: limit,
+            Warmup: false,
+            CoverageData: None,
+        };
+        let r = s
+            .worker
+            .fuzz(&entry, args, CALL_DEADLINE)
+            .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        assert_eq!(
+            (r.Err.as_str(), r.InternalErr.as_str()),
+            ("", ""),
+            "{}",
+            s.name
+        );
+        let header = s.worker.mem().header();
+        let (count, header_state, inc) = (
+            header.count().load(Ordering::Relaxed),
+            header.rand_state(),
+            header.rand_inc(),
+        );
+        assert_eq!(count, limit, "{}: call {call}", s.name);
+        assert_eq!(inc, 3, "{}: a worker's only PRNG is stream 1", s.name);
+        let inputs = s.new_inputs(seed);
+        assert_eq!(
+            inputs.len(),
+            limit as usize,
+            "{}: call {call}: executions logged",
+            s.name
+        );
+
+        // The worker: chains of 5 mutations from the seed, the PRNG going on.
+        let mut done = 0;
+        let mut chain_start = state;
+        while done < inputs.len() {
+            chain_start = state;
+            let mut m = Mutator::new(Pcg::from_state(state, inc));
+            let mut chain = m.chain(seed, capacity);
+            for _ in 0..(inputs.len() - done).min(5) {
+                let before = chain.values();
+                let picked = chain.pcg().clone().intn(seed.len()).unwrap();
+                chain.mutate().unwrap();
+                let after = chain.values();
+                seen.shared_buffer_rewrites += (0..seed.len())
+                    .filter(|&j| {
+                        j != picked && matches!(seed[j], Value::Bytes(_)) && before[j] != after[j]
+                    })
+                    .count();
+                let count = done + 1;
+                assert_eq!(
+                    after, inputs[done],
+                    "{}: call {call} (limit {limit}), count {count}: replay differs from what the target got",
+                    s.name
+                );
+                assert_eq!(
+                    rebuild(seed, chain_start, inc, count as i64, capacity).unwrap(),
+                    inputs[done],
+                    "{}: call {call}, count {count}: rebuild",
+                    s.name
+                );
+                done += 1;
+            }
+            drop(chain);
+            state = m.pcg().state();
+        }
+        assert_eq!(
+            header_state, chain_start,
+            "{}: call {call}: randState is the last chain's start",
+            s.name
+        );
+        // What a coordinator does: the header alone.
+        assert_eq!(
+            rebuild(seed, header_state, inc, count, capacity).unwrap(),
+            inputs[inputs.len() - 1],
+            "{}: call {call}: rebuild from the header",
+            s.name
+        );
+        seen.executions += inputs.len();
+    }
+    s.stop();
+    seen
+}
+
+fn all_types_seeds() -> Vec<Vec<Value>> {
+    use Value::*;
+    vec![
+        vec![
+            Bytes(b"abcdefghij".to_vec()),
+            String(
+                "h\u{e9}llo\u{1fae8}\u{85}"
+                    .as_bytes()
+                    .iter()
+                    .copied()
+                    .chain([0xff, 0])
+                    .collect(),
+            ),
+            Bool(true),
+            Byte(250),
+            Rune(-5),
+            Int(i64::MAX - 50),
+            Int8(-128),
+            Int16(32760),
+            Int32(i32::MIN + 1),
+            Int64(-7),
+            Uint(u64::MAX - 3),
+            Uint8(0),
+            Uint16(65535),
+            Uint32(5),
+            Uint64(0),
+            Float32(1.5),
+            Float64(-2.5e300),
+            Bytes(b"ZYXWVUTSRQ".to_vec()),
+        ],
+        vec![
+            Bytes(Vec::new()),
+            String(Vec::new()),
+            Bool(false),
+            Byte(0),
+            Rune(0x10ffff),
+            Int(i64::MIN),
+            Int8(127),
+            Int16(-32768),
+            Int32(i32::MAX),
+            Int64(i64::MAX),
+            Uint(0),
+            Uint8(255),
+            Uint16(0),
+            Uint32(u32::MAX),
+            Uint64(u64::MAX),
+            Float32(f32::MAX),
+            Float64(f64::from_bits(0x7ff8_0000_0000_0000)),
+            Bytes(vec![0xff; 3]),
+        ],
+        vec![
+            Bytes((0..=255).collect()),
+            String(b"\"quoted\"\n\t".to_vec()),
+            Bool(true),
+            Byte(b'\''),
+            Rune(0xd800),
+            Int(0),
+            Int8(0),
+            Int16(0),
+            Int32(-1),
+            Int64(0),
+            Uint(1),
+            Uint8(1),
+            Uint16(1),
+            Uint32(0),
+            Uint64(1),
+            Float32(f32::from_bits(0x7fc0_0001)),
+            Float64(f64::INFINITY),
+            Bytes(b"x".to_vec()),
+        ],
+    ]
+}
+
+const LIMITS: &[i64] = &[5, 13, 1, 40, 2, 100, 7, 25, 5, 50, 3, 60, 9, 4, 30, 11];
+
+/// Every type, mutated by Go and replayed; the two `[]byte` arguments
+/// share the buffer.
+#[test]
+fn every_type_replays_exactly() {
+    for go in common::toolchains() {
+        let dir = ScratchDir::new(&format!("all-{}", go.name));
+        let binary = build(&go, &dir.0);
+        let seen = check_target(&go, &binary, &dir.0, "FuzzAll", &all_types_seeds(), LIMITS);
+        assert_eq!(seen.executions, LIMITS.iter().sum::<i64>() as usize);
+    }
+}
+
+/// Several `[]byte` and `string` arguments: the shared scratch buffer
+/// rewrites earlier arguments, and the replay must show the same bytes.
+#[test]
+fn shared_scratch_buffer_replays_exactly() {
+    use Value::*;
+    for go in common::toolchains() {
+        let dir = ScratchDir::new(&format!("bytes-{}", go.name));
+        let binary = build(&go, &dir.0);
+        let two = vec![
+            vec![
+                Bytes(b"0123456789".to_vec()),
+                Bytes(b"abcdefghijklmnop".to_vec()),
+            ],
+            vec![Bytes(Vec::new()), Bytes(b"x".to_vec())],
+            vec![Bytes(vec![7; 300]), Bytes(b"short".to_vec())],
+        ];
+        let seen = check_target(&go, &binary, &dir.0, "FuzzTwoBytes", &two, LIMITS);
+        assert!(
+            seen.shared_buffer_rewrites > 20,
+            "{}: {} rewrites",
+            go.name,
+            seen.shared_buffer_rewrites
+        );
+        let three = vec![
+            vec![
+                Bytes(b"AAAAAAAAAAAA".to_vec()),
+                String(b"ssssss".to_vec()),
+                Bytes(b"BBBBBBBB".to_vec()),
+            ],
+            vec![Bytes(b"a".to_vec()), String(Vec::new()), Bytes(vec![0; 64])],
+        ];
+        let seen = check_target(&go, &binary, &dir.0, "FuzzBytesStringBytes", &three, LIMITS);
+        assert!(
+            seen.shared_buffer_rewrites > 20,
+            "{}: {} rewrites",
+            go.name,
+            seen.shared_buffer_rewrites
+        );
+    }
+}
+
+/// Go's reader reads what ours reads: entries in unusual but valid
+/// spellings, run once unmutated (warmup), reach the target as the values
+/// `unmarshal` gives; and `marshal`'s own output reaches it unchanged.
+#[test]
+fn go_reads_our_files_and_we_read_go_spellings() {
+    let lenient = "go test fuzz v1\r\n\
+        []byte(`raw\\n`) // a comment\n\
+        \n\
+        \t string(\"\\u00e9\\xff\\377\\U0001F600\")  \n\
+        bool(false)\n\
+        uint8(0x_ff)\n\
+        int32(-0b101)\n\
+        int(-0o17)\n\
+        int8(017)\n\
+        int16(1_000)\n\
+        rune('\\'')\n\
+        int64(-0x7fff_ffff_ffff_ffff)\n\
+        uint(0B11)\n\
+        byte(65)\n\
+        uint16(0xFFFF)\n\
+        uint32(4_294_967_295)\n\
+        uint64(0o1777777777777777777777)\n\
+        float32(0x1.8p-3)\n\
+        math.Float64frombits(0x7ff0000000000001)\n\
+        []byte(\"\\x00\\a\\b\\f\\n\\r\\t\\v\",)\n";
+    let lenient_values = corpus_file::unmarshal(lenient.as_bytes()).unwrap();
+    for go in common::toolchains() {
+        let dir = ScratchDir::new(&format!("read-{}", go.name));
+        let binary = build(&go, &dir.0);
+        let v = version(&go);
+        let mut s = Session::start(&go, &binary, &dir.0, "FuzzAll");
+        let mut files: Vec<(Vec<u8>, Vec<Value>)> = all_types_seeds()
+            .into_iter()
+            .map(|seed| (corpus_file::marshal_for(&seed, v), seed))
+            .collect();
+        files.push((lenient.as_bytes().to_vec(), lenient_values.clone()));
+        for (file, want) in files {
+            let args = FuzzArgs {
+                Timeout: 0,
+                Limit: 1,
+                Warmup: true,
+                CoverageData: None,
+            };
+            let r = s.worker.fuzz(&file, args, CALL_DEADLINE).unwrap();
+            assert_eq!(
+                r.InternalErr,
+                "",
+                "{}: {}",
+                s.name,
+                String::from_utf8_lossy(&file)
+            );
+            let got = s.new_inputs(&want);
+            assert_eq!(
+                got,
+                [want],
+                "{}: {}",
+                s.name,
+                String::from_utf8_lossy(&file)
+            );
+        }
+        s.stop();
+    }
+}
