@@ -13,10 +13,12 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fuzzshm_go::corpus_file::{self, GoVersion};
 use fuzzshm_go::mutate::{rebuild, Mutator};
@@ -50,6 +52,52 @@ fn module() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/replay")
 }
 
+/// Runs `cmd` with `input` on its stdin; its stdout, or a panic with its
+/// stderr if it fails or outlives `limit` (it is then killed by pid).
+fn run(mut cmd: Command, input: Vec<u8>, limit: Duration) -> Vec<u8> {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let pipe = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = pipe(Box::new(child.stdout.take().unwrap()));
+    let stderr = pipe(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = writer.join();
+    let (out, err) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(
+        status.success(),
+        "{what}: {status}: {}",
+        String::from_utf8_lossy(&err)
+    );
+    out
+}
+
+/// How long a `go build` may take on a busy machine, cold cache.
+const BUILD_LIMIT: Duration = Duration::from_secs(600);
+
 /// The instrumented binary of `tests/replay`, built into `dir` (Go's
 /// build cache under the target directory keeps a rebuild short).
 fn build(go: &common::Go, dir: &Path) -> PathBuf {
@@ -57,18 +105,9 @@ fn build(go: &common::Go, dir: &Path) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _held = BUILD.lock().unwrap_or_else(|p| p.into_inner());
     let out = dir.join(format!("replay-{}.test", go.name));
-    let built = common::go_command(go, &module())
-        .args(["test", "-c", "-fuzz=.", "-o"])
-        .arg(&out)
-        .arg(".")
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}: go test -c failed: {}",
-        go.name,
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let mut cmd = common::go_command(go, &module());
+    cmd.args(["test", "-c", "-fuzz=.", "-o"]).arg(&out).arg(".");
+    run(cmd, Vec::new(), BUILD_LIMIT);
     out
 }
 
@@ -474,5 +513,153 @@ fn go_reads_our_files_and_we_read_go_spellings() {
             );
         }
         s.stop();
+    }
+}
+
+/// Values for the encoder check, and their input lines for
+/// `tests/replay/encode`: every code point as a rune and within strings,
+/// every byte, and pseudo-random byte strings, floats and integers.
+fn encoder_cases() -> Vec<(Value, String)> {
+    let hex = |b: &[u8]| -> String {
+        std::iter::once("x".to_string())
+            .chain(b.iter().map(|x| format!("{x:02x}")))
+            .collect()
+    };
+    let mut r = Pcg::seeded(7, 1);
+    let mut cases = Vec::new();
+    for c in (0..=0x10ffff).chain([-1, i32::MIN, i32::MAX, 0x110000]) {
+        cases.push((Value::Rune(c), format!("r {c}")));
+    }
+    for c in 0..=255u8 {
+        cases.push((Value::Byte(c), format!("c {c}")));
+    }
+    for start in (0..=0x10ffffu32).step_by(64) {
+        let s: String = (start..start + 64).filter_map(char::from_u32).collect();
+        cases.push((
+            Value::String(s.clone().into_bytes()),
+            format!("s {}", hex(s.as_bytes())),
+        ));
+    }
+    for _ in 0..5000 {
+        let len = r.intn(24).unwrap();
+        let bytes: Vec<u8> = (0..len)
+            .flat_map(|_| match r.intn(3).unwrap() {
+                // A random code point, encoded (surrogates as Go never
+                // would: three bytes that are not UTF-8).
+                0 => {
+                    let c = r.intn(0x110000).unwrap() as u32;
+                    match char::from_u32(c) {
+                        Some(ch) => ch.to_string().into_bytes(),
+                        None => vec![0xed, 0xa0 | (c >> 6 & 0x1f) as u8, 0x80 | (c & 0x3f) as u8],
+                    }
+                }
+                1 => vec![r.intn(128).unwrap() as u8],
+                _ => vec![r.intn(256).unwrap() as u8],
+            })
+            .collect();
+        cases.push((Value::Bytes(bytes.clone()), format!("b {}", hex(&bytes))));
+        cases.push((Value::String(bytes.clone()), format!("s {}", hex(&bytes))));
+    }
+    let bits64 = |r: &mut Pcg| u64::from(r.uint32()) << 32 | u64::from(r.uint32());
+    for i in 0..20000 {
+        let b = match i % 4 {
+            0 => bits64(&mut r),
+            // Short decimals, integers and powers of ten: the 'g' cut-offs.
+            1 => (f64::from(r.uint32() % 2_000_000) / 10f64.powi(r.intn(12).unwrap() as i32))
+                .to_bits(),
+            2 => 10f64.powi(r.intn(40).unwrap() as i32 - 20).to_bits(),
+            _ => f64::from(f32::from_bits(r.uint32())).to_bits(),
+        };
+        cases.push((Value::Float64(f64::from_bits(b)), format!("d {b:x}")));
+        let b32 = match i % 3 {
+            0 => r.uint32(),
+            1 => (r.uint32() as f32 / 10f32.powi(r.intn(10).unwrap() as i32)).to_bits(),
+            _ => 10f32.powi(r.intn(20).unwrap() as i32 - 10).to_bits(),
+        };
+        cases.push((Value::Float32(f32::from_bits(b32)), format!("f {b32:x}")));
+    }
+    for special in [
+        0x7ff8_0000_0000_0001,
+        0x7ff8_0000_0000_0000,
+        0xfff8_0000_0000_0001,
+        0x7ff0_0000_0000_0000,
+        1,
+        0x8000_0000_0000_0000,
+    ] {
+        cases.push((
+            Value::Float64(f64::from_bits(special)),
+            format!("d {special:x}"),
+        ));
+    }
+    for special in [
+        0x7fc0_0000u32,
+        0xffc0_0000,
+        0x7f80_0001,
+        0x7f80_0000,
+        1,
+        0x8000_0000,
+    ] {
+        cases.push((
+            Value::Float32(f32::from_bits(special)),
+            format!("f {special:x}"),
+        ));
+    }
+    for _ in 0..2000 {
+        let v = bits64(&mut r) as i64;
+        cases.push((Value::Int(v), format!("i int {v}")));
+        cases.push((Value::Int8(v as i8), format!("i int8 {}", v as i8)));
+        cases.push((Value::Int16(v as i16), format!("i int16 {}", v as i16)));
+        cases.push((Value::Int64(v), format!("i int64 {v}")));
+        cases.push((Value::Uint(v as u64), format!("u uint {}", v as u64)));
+        cases.push((Value::Uint16(v as u16), format!("u uint16 {}", v as u16)));
+        cases.push((Value::Uint32(v as u32), format!("u uint32 {}", v as u32)));
+        cases.push((Value::Uint64(v as u64), format!("u uint64 {}", v as u64)));
+    }
+    cases
+}
+
+/// The encoder writes, value for value, the line Go writes: every code
+/// point quoted with each toolchain's own idea of "printable", floats in
+/// Go's shortest `%v`, the NaN rule, the int32/rune split. Same bytes,
+/// same sha256 file names.
+#[test]
+fn encoder_writes_what_go_writes() {
+    let cases = encoder_cases();
+    let input: String = cases.iter().map(|(_, line)| format!("{line}\n")).collect();
+    for go in common::toolchains() {
+        let dir = ScratchDir::new(&format!("encode-{}", go.name));
+        let v = version(&go);
+        let bin = dir.0.join("encode");
+        let mut cmd = common::go_command(&go, &module());
+        cmd.args(["build", "-o"]).arg(&bin).arg("./encode");
+        run(cmd, Vec::new(), BUILD_LIMIT);
+        let out = run(Command::new(&bin), input.clone().into_bytes(), BUILD_LIMIT);
+        let go_lines: Vec<&[u8]> = out.split(|&c| c == b'\n').collect();
+        assert_eq!(
+            go_lines.len(),
+            cases.len() + 1,
+            "{}: one line per value",
+            go.name
+        );
+        let mut wrong = Vec::new();
+        for ((value, input), want) in cases.iter().zip(&go_lines) {
+            let file = corpus_file::marshal_for(std::slice::from_ref(value), v);
+            let ours = &file[corpus_file::VERSION_LINE.len() + 1..file.len() - 1];
+            if ours != *want {
+                wrong.push(format!(
+                    "{input}: go {:?}, ours {:?}",
+                    String::from_utf8_lossy(want),
+                    String::from_utf8_lossy(ours)
+                ));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} ({v}): {} of {} lines differ, e.g.\n{}",
+            go.name,
+            wrong.len(),
+            cases.len(),
+            wrong[..wrong.len().min(10)].join("\n")
+        );
     }
 }
