@@ -663,3 +663,387 @@ fn encoder_writes_what_go_writes() {
         );
     }
 }
+
+/// Writes `v` as a value line in one of the many spellings Go's reader
+/// accepts: any integer base with `_` separators, rune literals and their
+/// escapes, interpreted or raw strings, decimal, integer or hexadecimal
+/// floats, `math.FloatNNfrombits`, comments, spaces and a trailing comma.
+struct Speller(Pcg);
+
+impl Speller {
+    fn pick(&mut self, n: usize) -> usize {
+        self.0.intn(n).unwrap()
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.pick(100) < percent
+    }
+
+    /// Digits of `n` in `base`, with `_` between some of them.
+    fn digits(&mut self, mut n: u64, base: u64) -> String {
+        let mut d = Vec::new();
+        loop {
+            d.push(std::char::from_digit((n % base) as u32, base as u32).unwrap());
+            n /= base;
+            if n == 0 {
+                break;
+            }
+        }
+        let upper = self.chance(30);
+        let mut out = String::new();
+        for (i, c) in d.iter().rev().enumerate() {
+            if i > 0 && self.chance(10) {
+                out.push('_');
+            }
+            out.push(if upper { c.to_ascii_uppercase() } else { *c });
+        }
+        out
+    }
+
+    fn int_lit(&mut self, neg: bool, mag: u64) -> String {
+        let sign = if neg { "-" } else { "" };
+        let sep = |s: &mut Self| if s.chance(20) { "_" } else { "" };
+        let body = match self.pick(5) {
+            0 => {
+                let p = if self.chance(50) { "0x" } else { "0X" };
+                format!("{p}{}{}", sep(self), self.digits(mag, 16))
+            }
+            1 => {
+                let p = if self.chance(50) { "0o" } else { "0O" };
+                format!("{p}{}{}", sep(self), self.digits(mag, 8))
+            }
+            2 => {
+                let p = if self.chance(50) { "0b" } else { "0B" };
+                format!("{p}{}{}", sep(self), self.digits(mag, 2))
+            }
+            3 => format!("0{}{}", sep(self), self.digits(mag, 8)),
+            _ => self.digits(mag, 10),
+        };
+        format!("{sign}{body}")
+    }
+
+    /// One character inside a literal quoted by `quote`, or an escape.
+    fn char_in(&mut self, c: char, quote: char) -> String {
+        let n = c as u32;
+        let raw_ok = !matches!(c, '\n' | '\\' | '\0' | '\u{feff}') && c != quote;
+        // In a string, \x and octal escapes are bytes: only ASCII is one.
+        let byte_escape = n < if quote == '"' { 128 } else { 256 };
+        match self.pick(6) {
+            0 if byte_escape => format!("\\x{n:02x}"),
+            1 if byte_escape => format!("\\{n:03o}"),
+            2 if n < 0x10000 => format!("\\u{n:04X}"),
+            3 => format!("\\U{n:08x}"),
+            4 => match c {
+                '\u{7}' => "\\a".into(),
+                '\u{8}' => "\\b".into(),
+                '\u{c}' => "\\f".into(),
+                '\n' => "\\n".into(),
+                '\r' => "\\r".into(),
+                '\t' => "\\t".into(),
+                '\u{b}' => "\\v".into(),
+                '\\' => "\\\\".into(),
+                _ if c == quote => format!("\\{c}"),
+                _ if raw_ok => c.to_string(),
+                _ => format!("\\U{n:08x}"),
+            },
+            _ if raw_ok => c.to_string(),
+            _ => format!("\\U{n:08x}"),
+        }
+    }
+
+    fn string_lit(&mut self, bytes: &[u8]) -> String {
+        let text = std::str::from_utf8(bytes).ok();
+        if let Some(t) = text.filter(|t| !t.contains(['`', '\r', '\n', '\0', '\u{feff}'])) {
+            if self.chance(30) {
+                return format!("`{t}`");
+            }
+        }
+        let mut out = String::from("\"");
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let len = (1..=rest.len().min(4)).find(|&l| std::str::from_utf8(&rest[..l]).is_ok());
+            match len {
+                Some(l) => {
+                    let c = std::str::from_utf8(&rest[..l])
+                        .unwrap()
+                        .chars()
+                        .next()
+                        .unwrap();
+                    out += &self.char_in(c, '"');
+                    rest = &rest[l..];
+                }
+                None => {
+                    out += &if self.chance(50) {
+                        format!("\\x{:02X}", rest[0])
+                    } else {
+                        format!("\\{:03o}", rest[0])
+                    };
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// A float literal for a finite, non-negative `x` of `bits` bits.
+    fn float_lit(&mut self, x: f64, bits: u32) -> String {
+        match self.pick(4) {
+            0 if x.fract() == 0.0 && x < 1e15 => {
+                // An integer literal; ParseFloat reads a leading 0 as decimal.
+                let zero = if self.chance(30) { "0" } else { "" };
+                format!("{zero}{}", self.digits(x as u64, 10))
+            }
+            1 if x != 0.0 => {
+                // Exact hexadecimal: mantissa and exponent of the value.
+                let (m, e) = if bits == 32 {
+                    let b = (x as f32).to_bits();
+                    let (exp, frac) = ((b >> 23) & 0xff, u64::from(b & 0x7f_ffff));
+                    if exp == 0 {
+                        (frac, -149)
+                    } else {
+                        (frac | 1 << 23, exp as i64 - 150)
+                    }
+                } else {
+                    let b = x.to_bits();
+                    let (exp, frac) = ((b >> 52) & 0x7ff, b & 0xf_ffff_ffff_ffff);
+                    if exp == 0 {
+                        (frac, -1074)
+                    } else {
+                        (frac | 1 << 52, exp as i64 - 1075)
+                    }
+                };
+                let p = if self.chance(50) { "0x" } else { "0X" };
+                let e_char = if self.chance(50) { 'p' } else { 'P' };
+                format!("{p}{}{e_char}{e}", self.digits(m, 16))
+            }
+            2 => format!("{x:e}")
+                .replace('e', if self.chance(50) { "e" } else { "E+" })
+                .replace("E+-", "E-"),
+            _ => {
+                let s = if bits == 32 {
+                    format!("{:?}", x as f32)
+                } else {
+                    format!("{x:?}")
+                };
+                s.replace("inf", "Inf")
+            }
+        }
+    }
+
+    fn float_value(
+        &mut self,
+        name: &str,
+        bits_hex: u64,
+        x: f64,
+        bits: u32,
+        standard_nan: bool,
+    ) -> String {
+        let from_bits = if bits == 32 {
+            "math.Float32frombits"
+        } else {
+            "math.Float64frombits"
+        };
+        if (x.is_nan() && !standard_nan) || self.chance(10) {
+            let lit = self.int_lit(false, bits_hex);
+            return format!("{from_bits}({lit})");
+        }
+        if x.is_nan() {
+            return format!("{name}(NaN)");
+        }
+        if x.is_infinite() {
+            let op = if x < 0.0 {
+                "-"
+            } else {
+                ["+", "!", "^", "~", "<-"][self.pick(5)]
+            };
+            return format!("{name}({op}Inf)");
+        }
+        let neg = if x.is_sign_negative() { "-" } else { "" };
+        let lit = self.float_lit(x.abs(), bits);
+        format!("{name}({neg}{lit})")
+    }
+
+    fn line(&mut self, v: &Value) -> String {
+        let int = |s: &mut Self, name: &str, n: i64| {
+            let lit = s.int_lit(n < 0, n.unsigned_abs());
+            format!("{name}({lit})")
+        };
+        let uint = |s: &mut Self, name: &str, n: u64| {
+            let lit = s.int_lit(false, n);
+            format!("{name}({lit})")
+        };
+        let call = match v {
+            Value::Bytes(b) => format!("[]byte({})", self.string_lit(b)),
+            Value::String(b) => format!("string({})", self.string_lit(b)),
+            Value::Bool(b) => format!("bool({b})"),
+            Value::Byte(b) | Value::Uint8(b) => match self.pick(3) {
+                0 => format!("byte('{}')", self.char_in(char::from(*b), '\'')),
+                1 => uint(self, "byte", u64::from(*b)),
+                _ => uint(self, "uint8", u64::from(*b)),
+            },
+            Value::Rune(r) | Value::Int32(r) => match (
+                self.pick(3),
+                u32::try_from(*r).ok().and_then(char::from_u32),
+            ) {
+                (0, Some(c)) => format!("rune('{}')", self.char_in(c, '\'')),
+                (1, _) => int(self, "rune", i64::from(*r)),
+                _ => int(self, "int32", i64::from(*r)),
+            },
+            Value::Int(n) => int(self, "int", *n),
+            Value::Int8(n) => int(self, "int8", i64::from(*n)),
+            Value::Int16(n) => int(self, "int16", i64::from(*n)),
+            Value::Int64(n) => int(self, "int64", *n),
+            Value::Uint(n) => uint(self, "uint", *n),
+            Value::Uint16(n) => uint(self, "uint16", u64::from(*n)),
+            Value::Uint32(n) => uint(self, "uint32", u64::from(*n)),
+            Value::Uint64(n) => uint(self, "uint64", *n),
+            Value::Float32(x) => self.float_value(
+                "float32",
+                u64::from(x.to_bits()),
+                f64::from(*x),
+                32,
+                x.to_bits() == 0x7fc0_0000,
+            ),
+            Value::Float64(x) => self.float_value(
+                "float64",
+                x.to_bits(),
+                *x,
+                64,
+                x.to_bits() == 0x7ff8_0000_0000_0001,
+            ),
+        };
+        // Spaces and comments where Go's scanner skips them.
+        let call = if self.chance(20) {
+            call.replacen('(', " ( ", 1)
+        } else {
+            call
+        };
+        let call = if self.chance(10) {
+            format!(
+                "{})",
+                call.strip_suffix(')').unwrap_or(&call).to_string() + ","
+            )
+        } else {
+            call
+        };
+        let pre = ["", " ", "\t", "/* c */ ", "\u{a0}"][self.pick(5)];
+        let post = ["", " ", " // note", "\r", "/**/"][self.pick(5)];
+        format!("{pre}{call}{post}")
+    }
+
+    /// The line with one random edit: most are no longer valid, some are.
+    fn corrupt(&mut self, line: &str) -> String {
+        let mut chars: Vec<char> = line.chars().collect();
+        // The characters that matter to Go's scanner; separators most.
+        let noise: Vec<char> = "___..'\"()-+xXoObBeEpPi0189aAfF \\`/*,\t:uU~"
+            .chars()
+            .collect();
+        let at = self.pick(chars.len());
+        match self.pick(4) {
+            0 => {
+                chars.remove(at);
+            }
+            1 => chars.insert(at, noise[self.pick(noise.len())]),
+            2 => chars[at] = noise[self.pick(noise.len())],
+            _ if at + 1 < chars.len() => chars.swap(at, at + 1),
+            _ => chars.push(noise[self.pick(noise.len())]),
+        }
+        chars.into_iter().collect()
+    }
+}
+
+/// Go's reader and ours agree, line for line: pseudo-random values of every
+/// type in random valid spellings read as the value on both sides, and
+/// randomly broken lines are rejected by both or read alike by both.
+#[test]
+fn go_and_we_read_the_same_lines() {
+    let seeds = all_types_seeds();
+    let mut speller = Speller(Pcg::seeded(11, 1));
+    let mut files = Vec::new();
+    let mut mutator = Mutator::new(Pcg::seeded(12, 1));
+    for i in 0..4000 {
+        // Values: the seeds, mutated a little by Go's own rules.
+        let seed = &seeds[i % seeds.len()];
+        let mut chain = mutator.chain(seed, 1 << 20);
+        for _ in 0..speller.pick(6) {
+            chain.mutate().unwrap();
+        }
+        let values = chain.values();
+        let mut lines: Vec<String> = values.iter().map(|v| speller.line(v)).collect();
+        let broken = i % 2 == 1;
+        let at = speller.pick(lines.len());
+        if broken {
+            lines[at] = speller.corrupt(&lines[at]);
+        }
+        let file = format!("go test fuzz v1\n{}\n", lines.join("\n"));
+        match corpus_file::unmarshal(file.as_bytes()) {
+            Ok(ours)
+                if ours.len() == values.len()
+                    && ours.iter().zip(&values).all(|(a, b)| a.same_type(b)) =>
+            {
+                if !broken {
+                    assert_eq!(ours, values, "we misread our own spelling:\n{file}");
+                }
+                files.push((file, Some(ours)));
+            }
+            // Read as other types or counts: the target could not take it.
+            Ok(_) => {}
+            Err(_) => files.push((file, None)),
+        }
+    }
+    let rejected = files.iter().filter(|(_, v)| v.is_none()).count();
+    // Both sides of the question get asked: about 750 broken lines, most
+    // rejected, some still valid (an edit inside a string, a space).
+    let accepted_broken = files.len() - rejected - 750;
+    assert!(
+        rejected > 300 && accepted_broken > 50,
+        "{rejected} rejected, {accepted_broken} broken but valid"
+    );
+    for go in common::toolchains() {
+        let dir = ScratchDir::new(&format!("lines-{}", go.name));
+        let binary = build(&go, &dir.0);
+        let mut s = Session::start(&go, &binary, &dir.0, "FuzzAll");
+        for (file, ours) in &files {
+            let args = FuzzArgs {
+                Timeout: 0,
+                Limit: 1,
+                Warmup: true,
+                CoverageData: None,
+            };
+            let r = s
+                .worker
+                .fuzz(file.as_bytes(), args, CALL_DEADLINE)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{file}", s.name));
+            assert_eq!(r.Err, "", "{}:\n{file}", s.name);
+            match ours {
+                Some(values) => {
+                    assert_eq!(
+                        r.InternalErr, "",
+                        "{}: Go rejects what we read:\n{file}",
+                        s.name
+                    );
+                    assert_eq!(
+                        s.new_inputs(values),
+                        std::slice::from_ref(values),
+                        "{}: Go reads otherwise:\n{file}",
+                        s.name
+                    );
+                }
+                None => {
+                    assert!(
+                        r.InternalErr.contains("malformed line")
+                            || r.InternalErr.contains("unknown encoding"),
+                        "{}: Go reads what we reject ({:?}):\n{file}",
+                        s.name,
+                        corpus_file::unmarshal(file.as_bytes())
+                            .unwrap_err()
+                            .to_string()
+                    );
+                    assert!(s.new_inputs(&seeds[0]).is_empty());
+                }
+            }
+        }
+        s.stop();
+    }
+}
