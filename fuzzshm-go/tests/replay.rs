@@ -13,18 +13,22 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use fuzzshm::{CoordinatorComm, SharedMem};
 
 use fuzzshm_go::corpus_file::{self, GoVersion};
 use fuzzshm_go::mutate::{rebuild, Mutator};
 use fuzzshm_go::rand::Pcg;
 use fuzzshm_go::value::Value;
-use fuzzshm_go::wire::FuzzArgs;
+use fuzzshm_go::wire::{Call, FuzzArgs, FuzzResponse};
 use fuzzshm_go::worker::{Worker, WorkerSpec};
 
 /// `GODEBUG=fuzzseed`: the worker's PRNG is `newPcgRand` of this seed.
@@ -159,17 +163,113 @@ fn parse_line(line: &str, like: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// A worker on a region of a chosen capacity, driven with fuzzshm alone:
+/// [`Worker`] always has Go's 100 MiB, where no input comes near
+/// `maxPerVal` and the mutators' capacity checks never refuse anything.
+struct SmallWorker {
+    child: Child,
+    calls: Option<File>,
+    answers: mpsc::Receiver<String>,
+    reader: Option<JoinHandle<()>>,
+    mem: SharedMem,
+}
+
+impl SmallWorker {
+    fn start(spec: &WorkerSpec, capacity: usize) -> SmallWorker {
+        let mut cmd = spec.command();
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mem = SharedMem::anonymous(capacity).unwrap();
+        let (child, comm) = CoordinatorComm::spawn(cmd, mem).unwrap();
+        let (send, answers) = mpsc::channel();
+        let out = BufReader::new(File::from(comm.fuzz_out));
+        let reader = thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut w = SmallWorker {
+            child,
+            calls: Some(File::from(comm.fuzz_in)),
+            answers,
+            reader: Some(reader),
+            mem: comm.mem,
+        };
+        w.call(&Call {
+            Ping: Some(Default::default()),
+            ..Call::default()
+        });
+        w
+    }
+
+    /// One call, one answer line within [`CALL_DEADLINE`] (else the
+    /// worker is killed by pid and the test fails).
+    fn call(&mut self, call: &Call) -> String {
+        let line = serde_json::to_string(call).unwrap();
+        writeln!(self.calls.as_mut().unwrap(), "{line}").unwrap();
+        match self.answers.recv_timeout(CALL_DEADLINE) {
+            Ok(answer) => answer,
+            Err(e) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("no answer to {line}: {e}");
+            }
+        }
+    }
+
+    fn fuzz(&mut self, entry: &[u8], args: FuzzArgs) -> FuzzResponse {
+        self.mem.header().count().store(0, Ordering::Relaxed);
+        self.mem.set_value(entry).unwrap();
+        let answer = self.call(&Call {
+            Fuzz: Some(args),
+            ..Call::default()
+        });
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+
+    /// Closes the worker's input and waits (boundedly) for its exit code.
+    fn stop(mut self) -> Option<i32> {
+        self.calls = None;
+        let deadline = Instant::now() + CALL_DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break self.child.wait().unwrap();
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let _ = self.reader.take().map(JoinHandle::join);
+        status.code()
+    }
+}
+
+enum Conn {
+    Go(Worker),
+    Small(SmallWorker),
+}
+
 /// A worker of `target` logging to a fresh file, and the log's lines read
 /// so far.
 struct Session {
-    worker: Worker,
+    conn: Conn,
     log: PathBuf,
     read: usize,
     name: String,
 }
 
 impl Session {
-    fn start(go: &common::Go, binary: &Path, dir: &Path, target: &str) -> Session {
+    /// On Go's region size (through [`Worker`]), or on `small` bytes.
+    fn start(
+        go: &common::Go,
+        binary: &Path,
+        dir: &Path,
+        target: &str,
+        small: Option<usize>,
+    ) -> Session {
         let log = dir.join(format!("{target}.log"));
         let spec = WorkerSpec {
             binary: binary.to_path_buf(),
@@ -181,12 +281,38 @@ impl Session {
                 ("GODEBUG".into(), format!("fuzzseed={FUZZ_SEED}").into()),
             ],
         };
-        let worker = Worker::start(spec).unwrap_or_else(|e| panic!("{}: {target}: {e}", go.name));
+        let conn = match small {
+            None => Conn::Go(
+                Worker::start(spec).unwrap_or_else(|e| panic!("{}: {target}: {e}", go.name)),
+            ),
+            Some(capacity) => Conn::Small(SmallWorker::start(&spec, capacity)),
+        };
+        let name = format!(
+            "{} {target}{}",
+            go.name,
+            small.map_or(String::new(), |c| format!(" ({c} bytes)"))
+        );
         Session {
-            worker,
+            conn,
             log,
             read: 0,
-            name: format!("{} {target}", go.name),
+            name,
+        }
+    }
+
+    fn fuzz(&mut self, entry: &[u8], args: FuzzArgs) -> FuzzResponse {
+        match &mut self.conn {
+            Conn::Go(w) => w.fuzz(entry, args, CALL_DEADLINE).unwrap_or_else(|e| {
+                panic!("{}: {e}\n{}", self.name, String::from_utf8_lossy(entry))
+            }),
+            Conn::Small(w) => w.fuzz(entry, args),
+        }
+    }
+
+    fn mem(&self) -> &SharedMem {
+        match &self.conn {
+            Conn::Go(w) => w.mem(),
+            Conn::Small(w) => &w.mem,
         }
     }
 
@@ -202,15 +328,15 @@ impl Session {
         new
     }
 
-    fn stop(mut self) {
-        let ended = self.worker.stop().expect("a running worker");
-        assert_eq!(
-            ended.status.code(),
-            Some(0),
-            "{}: {}",
-            self.name,
-            ended.output
-        );
+    fn stop(self) {
+        let (code, output) = match self.conn {
+            Conn::Go(mut w) => {
+                let ended = w.stop().expect("a running worker");
+                (ended.status.code(), ended.output)
+            }
+            Conn::Small(w) => (w.stop(), String::new()),
+        };
+        assert_eq!(code, Some(0), "{}: {output}", self.name);
     }
 }
 
@@ -233,9 +359,10 @@ fn check_target(
     target: &str,
     seeds: &[Vec<Value>],
     limits: &[i64],
+    small: Option<usize>,
 ) -> Seen {
-    let mut s = Session::start(go, binary, dir, target);
-    let capacity = s.worker.mem().capacity();
+    let mut s = Session::start(go, binary, dir, target, small);
+    let capacity = s.mem().capacity();
     let mut state = Pcg::seeded(FUZZ_SEED, 1).state();
     let mut seen = Seen::default();
     for (call, (&limit, seed)) in limits.iter().zip(seeds.iter().cycle()).enumerate() {
@@ -246,17 +373,14 @@ fn check_target(
             Warmup: false,
             CoverageData: None,
         };
-        let r = s
-            .worker
-            .fuzz(&entry, args, CALL_DEADLINE)
-            .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        let r = s.fuzz(&entry, args);
         assert_eq!(
             (r.Err.as_str(), r.InternalErr.as_str()),
             ("", ""),
             "{}",
             s.name
         );
-        let header = s.worker.mem().header();
+        let header = s.mem().header();
         let (count, header_state, inc) = (
             header.count().load(Ordering::Relaxed),
             header.rand_state(),
@@ -406,7 +530,15 @@ fn every_type_replays_exactly() {
     for go in common::toolchains() {
         let dir = ScratchDir::new(&format!("all-{}", go.name));
         let binary = build(&go, &dir.0);
-        let seen = check_target(&go, &binary, &dir.0, "FuzzAll", &all_types_seeds(), LIMITS);
+        let seen = check_target(
+            &go,
+            &binary,
+            &dir.0,
+            "FuzzAll",
+            &all_types_seeds(),
+            LIMITS,
+            None,
+        );
         assert_eq!(seen.executions, LIMITS.iter().sum::<i64>() as usize);
     }
 }
@@ -427,7 +559,7 @@ fn shared_scratch_buffer_replays_exactly() {
             vec![Bytes(Vec::new()), Bytes(b"x".to_vec())],
             vec![Bytes(vec![7; 300]), Bytes(b"short".to_vec())],
         ];
-        let seen = check_target(&go, &binary, &dir.0, "FuzzTwoBytes", &two, LIMITS);
+        let seen = check_target(&go, &binary, &dir.0, "FuzzTwoBytes", &two, LIMITS, None);
         assert!(
             seen.shared_buffer_rewrites > 20,
             "{}: {} rewrites",
@@ -442,12 +574,65 @@ fn shared_scratch_buffer_replays_exactly() {
             ],
             vec![Bytes(b"a".to_vec()), String(Vec::new()), Bytes(vec![0; 64])],
         ];
-        let seen = check_target(&go, &binary, &dir.0, "FuzzBytesStringBytes", &three, LIMITS);
+        let seen = check_target(
+            &go,
+            &binary,
+            &dir.0,
+            "FuzzBytesStringBytes",
+            &three,
+            LIMITS,
+            None,
+        );
         assert!(
             seen.shared_buffer_rewrites > 20,
             "{}: {} rewrites",
             go.name,
             seen.shared_buffer_rewrites
+        );
+    }
+}
+
+/// Inputs near `maxPerVal` (`capacity / args - 100`) on a small region:
+/// the insertions, duplications and swaps that would reach the scratch
+/// buffer's capacity are refused, after their draws, as Go refuses them.
+#[test]
+fn inputs_near_the_capacity_replay_exactly() {
+    use Value::*;
+    const CAPACITY: usize = 4096;
+    let text = |n: usize| (0..n).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>();
+    for go in common::toolchains() {
+        let dir = ScratchDir::new(&format!("small-{}", go.name));
+        let binary = build(&go, &dir.0);
+        // maxPerVal 1948 per argument.
+        let two = vec![
+            vec![Bytes(text(1940)), Bytes(text(1000))],
+            vec![Bytes(text(1948)), Bytes(Vec::new())],
+            vec![Bytes(text(1800)), Bytes(text(1947))],
+        ];
+        let seen = check_target(
+            &go,
+            &binary,
+            &dir.0,
+            "FuzzTwoBytes",
+            &two,
+            LIMITS,
+            Some(CAPACITY),
+        );
+        assert_eq!(seen.executions, LIMITS.iter().sum::<i64>() as usize);
+        // maxPerVal 127 per argument.
+        let mut all = all_types_seeds();
+        all[0][0] = Bytes(text(127));
+        all[1][1] = String(text(120));
+        all[2][0] = Bytes(text(125));
+        all[2][17] = Bytes(text(127));
+        check_target(
+            &go,
+            &binary,
+            &dir.0,
+            "FuzzAll",
+            &all,
+            LIMITS,
+            Some(CAPACITY),
         );
     }
 }
@@ -482,7 +667,7 @@ fn go_reads_our_files_and_we_read_go_spellings() {
         let dir = ScratchDir::new(&format!("read-{}", go.name));
         let binary = build(&go, &dir.0);
         let v = version(&go);
-        let mut s = Session::start(&go, &binary, &dir.0, "FuzzAll");
+        let mut s = Session::start(&go, &binary, &dir.0, "FuzzAll", None);
         let mut files: Vec<(Vec<u8>, Vec<Value>)> = all_types_seeds()
             .into_iter()
             .map(|seed| (corpus_file::marshal_for(&seed, v), seed))
@@ -495,7 +680,7 @@ fn go_reads_our_files_and_we_read_go_spellings() {
                 Warmup: true,
                 CoverageData: None,
             };
-            let r = s.worker.fuzz(&file, args, CALL_DEADLINE).unwrap();
+            let r = s.fuzz(&file, args);
             assert_eq!(
                 r.InternalErr,
                 "",
@@ -1003,7 +1188,7 @@ fn go_and_we_read_the_same_lines() {
     for go in common::toolchains() {
         let dir = ScratchDir::new(&format!("lines-{}", go.name));
         let binary = build(&go, &dir.0);
-        let mut s = Session::start(&go, &binary, &dir.0, "FuzzAll");
+        let mut s = Session::start(&go, &binary, &dir.0, "FuzzAll", None);
         for (file, ours) in &files {
             let args = FuzzArgs {
                 Timeout: 0,
@@ -1011,10 +1196,7 @@ fn go_and_we_read_the_same_lines() {
                 Warmup: true,
                 CoverageData: None,
             };
-            let r = s
-                .worker
-                .fuzz(file.as_bytes(), args, CALL_DEADLINE)
-                .unwrap_or_else(|e| panic!("{}: {e}\n{file}", s.name));
+            let r = s.fuzz(file.as_bytes(), args);
             assert_eq!(r.Err, "", "{}:\n{file}", s.name);
             match ours {
                 Some(values) => {
