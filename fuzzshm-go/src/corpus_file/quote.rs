@@ -1,31 +1,22 @@
 //! The text Go's encoder writes for one value: `strconv.Quote` and
 //! `strconv.QuoteRune` (what `%q` prints) and the shortest `%v` of a float.
 
-use super::printable::{UNICODE_13, UNICODE_17};
+use super::printable::{NEW_IN_UNICODE_17, UNICODE_13};
 use super::GoVersion;
 use std::fmt;
 
+/// Whether `r` is in one of `table`'s sorted inclusive ranges.
+fn in_table(table: &[(u32, u32)], r: u32) -> bool {
+    let i = table.partition_point(|&(_, hi)| hi < r);
+    table.get(i).is_some_and(|&(lo, _)| lo <= r)
+}
+
 /// `strconv.IsPrint` of the Unicode version that `go` ships.
 fn is_print(r: u32, go: GoVersion) -> bool {
-    // Go 1.16..1.20 ship Unicode 13; 1.21..1.26 ship 15, for which no table
-    // is kept: they get 17's, which differs only for code points new in 16
-    // and 17.
-    let table = if go < GoVersion::new(1, 21, 0) {
-        UNICODE_13
-    } else {
-        UNICODE_17
-    };
-    table
-        .binary_search_by(|&(lo, hi)| {
-            if hi < r {
-                std::cmp::Ordering::Less
-            } else if lo > r {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_ok()
+    // Go 1.16..1.20 ship Unicode 13, 1.27 ships 17. 1.21..1.26 ship 15, for
+    // which no table is kept: they get 17's, which differs only for code
+    // points new in 16 and 17.
+    in_table(UNICODE_13, r) || (go >= GoVersion::new(1, 21, 0) && in_table(NEW_IN_UNICODE_17, r))
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
