@@ -228,8 +228,13 @@ impl SmallWorker {
         serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"))
     }
 
-    /// Closes the worker's input and waits (boundedly) for its exit code.
+    /// Closes the worker's input and waits (boundedly) for its exit code;
+    /// past [`CALL_DEADLINE`] it is killed by pid.
     fn stop(mut self) -> Option<i32> {
+        self.end()
+    }
+
+    fn end(&mut self) -> Option<i32> {
         self.calls = None;
         let deadline = Instant::now() + CALL_DEADLINE;
         let status = loop {
@@ -244,6 +249,16 @@ impl SmallWorker {
         };
         let _ = self.reader.take().map(JoinHandle::join);
         status.code()
+    }
+}
+
+impl Drop for SmallWorker {
+    /// A failed test leaves no process behind either.
+    fn drop(&mut self) {
+        if self.reader.is_some() {
+            let _ = self.child.kill();
+            self.end();
+        }
     }
 }
 
