@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -118,6 +118,9 @@ pub struct Ended {
     pub status: ExitStatus,
     /// The tail of its stdout and stderr.
     pub output: String,
+    /// This client killed it: it hung, closed its pipes without exiting,
+    /// or answered garbage.
+    pub killed_here: bool,
 }
 
 impl Ended {
@@ -131,8 +134,12 @@ impl Ended {
     }
 
     /// Killed by a signal that is no sign of a bad input (`SIGKILL` from
-    /// the OOM killer, `SIGTERM`, `SIGHUP`...): Go's `isCrashSignal` is false.
+    /// the OOM killer, `SIGTERM`, `SIGHUP`...): Go's `isCrashSignal` is
+    /// false, and the signal did not come from this client.
     pub fn killed_from_outside(&self) -> bool {
+        if self.killed_here {
+            return false;
+        }
         let crash = [
             Signal::ILL,
             Signal::TRAP,
@@ -183,8 +190,7 @@ struct Live {
     calls: Option<File>,
     answers: File,
     pending: Vec<u8>,
-    output: Arc<Mutex<Vec<u8>>>,
-    drain: Option<JoinHandle<()>>,
+    output: Output,
 }
 
 impl fmt::Debug for Worker {
@@ -242,14 +248,10 @@ impl Worker {
     /// [`StartError`]; no process is left running.
     pub fn restart(&mut self) -> Result<(), StartError> {
         self.kill();
-        let (read_out, write_out) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| StartError::Spawn(e.into()))?;
         let mut cmd = self.spec.command();
-        let err_end = write_out.try_clone().map_err(StartError::Spawn)?;
-        cmd.stdout(Stdio::from(write_out))
-            .stderr(Stdio::from(err_end));
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mem = std::mem::replace(&mut self.mem, placeholder_region()?);
-        let (child, comm) = match CoordinatorComm::spawn(cmd, mem) {
+        let (mut child, comm) = match CoordinatorComm::spawn(cmd, mem) {
             Ok(spawned) => spawned,
             Err(e) => {
                 self.mem = e.mem;
@@ -257,22 +259,7 @@ impl Worker {
             }
         };
         self.mem = comm.mem;
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let drain = {
-            let output = Arc::clone(&output);
-            let mut from = File::from(read_out);
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n @ 1..) = from.read(&mut buf) {
-                    let mut out = output.lock().unwrap_or_else(|p| p.into_inner());
-                    out.extend_from_slice(&buf[..n]);
-                    if out.len() > 2 * OUTPUT_TAIL {
-                        let cut = out.len() - OUTPUT_TAIL;
-                        out.drain(..cut);
-                    }
-                }
-            })
-        };
+        let output = capture(child.stdout.take(), child.stderr.take());
         let calls = File::from(comm.fuzz_in);
         set_nonblocking(&calls).map_err(StartError::Spawn)?;
         self.live = Some(Live {
@@ -281,7 +268,6 @@ impl Worker {
             answers: File::from(comm.fuzz_out),
             pending: Vec::new(),
             output,
-            drain: Some(drain),
         });
         let ping = Call {
             Ping: Some(PingArgs {}),
@@ -390,8 +376,8 @@ impl Worker {
     /// it by pid, and reaps it.
     fn reap(&mut self, grace: Duration) -> Ended {
         let mut live = self.live.take().expect("reap without a process");
-        let status = wait_or_kill(&mut live.child, grace);
-        ended(live, status)
+        let (status, killed) = wait_or_kill(&mut live.child, grace);
+        ended(live, status, killed)
     }
 
     /// Kills the running process, if any, by pid, and reaps it.
@@ -415,10 +401,10 @@ impl Worker {
         let status = match wait_or_kill_with(&mut live.child, STOP_STEP, || {
             let _ = kill_process(pid, Signal::INT);
         }) {
-            Some(status) => status,
+            Some(status) => (status, false),
             None => wait_or_kill(&mut live.child, STOP_STEP),
         };
-        Some(ended(live, status))
+        Some(ended(live, status.0, status.1))
     }
 }
 
@@ -433,37 +419,83 @@ fn placeholder_region() -> Result<SharedMem, StartError> {
     SharedMem::anonymous(0).map_err(|e| StartError::Spawn(e.into()))
 }
 
-fn ended(mut live: Live, status: ExitStatus) -> Ended {
-    // The pipe's write ends are gone with the process (unless it left a
-    // child of its own holding them: then the tail is what came so far).
-    let drain = live.drain.take();
-    drop(live.calls);
-    drop(live.answers);
-    if let Some(drain) = drain {
-        let until = Instant::now() + Duration::from_millis(200);
-        while !drain.is_finished() && Instant::now() < until {
-            thread::sleep(Duration::from_millis(5));
-        }
-        if drain.is_finished() {
-            let _ = drain.join();
-        }
-    }
-    let out = live.output.lock().unwrap_or_else(|p| p.into_inner());
-    let tail = &out[out.len().saturating_sub(OUTPUT_TAIL)..];
+fn ended(live: Live, status: ExitStatus, killed_here: bool) -> Ended {
+    let Live {
+        calls,
+        answers,
+        output,
+        ..
+    } = live;
+    drop((calls, answers));
     Ended {
         status,
-        output: String::from_utf8_lossy(tail).into_owned(),
+        output: output.text(),
+        killed_here,
     }
 }
 
+/// The tail of a child's stdout and stderr, read by a thread each.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    tail: Arc<Mutex<Vec<u8>>>,
+    readers: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Output {
+    /// What came so far, once the streams have ended (waiting at most
+    /// 200 ms for that: a grandchild may still hold them open).
+    pub fn text(&self) -> String {
+        let until = Instant::now() + Duration::from_millis(200);
+        let readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        while readers.iter().any(|r| !r.is_finished()) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(2));
+        }
+        let out = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&out[out.len().saturating_sub(OUTPUT_TAIL)..]).into_owned()
+    }
+}
+
+/// Starts reading `streams` into one bounded tail.
+pub fn capture(stdout: Option<ChildStdout>, stderr: Option<ChildStderr>) -> Output {
+    let output = Output::default();
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        stdout.map(|s| Box::new(s) as _),
+        stderr.map(|s| Box::new(s) as _),
+    ];
+    for mut from in streams.into_iter().flatten() {
+        let tail = Arc::clone(&output.tail);
+        let reader = thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                let mut out = tail.lock().unwrap_or_else(|p| p.into_inner());
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > 2 * OUTPUT_TAIL {
+                    let cut = out.len() - OUTPUT_TAIL;
+                    out.drain(..cut);
+                }
+            }
+        });
+        output
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(reader);
+    }
+    output
+}
+
 /// Waits up to `grace` for `child` to exit; then `SIGKILL` by pid and wait.
-fn wait_or_kill(child: &mut Child, grace: Duration) -> ExitStatus {
+/// Whether it had to be killed comes with the status.
+fn wait_or_kill(child: &mut Child, grace: Duration) -> (ExitStatus, bool) {
     if let Some(status) = wait_or_kill_with(child, grace, || ()) {
-        return status;
+        return (status, false);
     }
     let _ = child.kill();
     // SIGKILL cannot be caught: this wait ends.
-    child.wait().unwrap_or_else(|_| ExitStatus::from_raw(9))
+    (
+        child.wait().unwrap_or_else(|_| ExitStatus::from_raw(9)),
+        true,
+    )
 }
 
 /// Polls `child` for `grace`; `None` if it is still running, after `then`.

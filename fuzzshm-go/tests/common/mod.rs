@@ -86,3 +86,152 @@ pub fn go_command(go: &Go, dir: &Path) -> Command {
         .env("GOCACHE", scratch(&format!("gocache-{}", go.name)));
     cmd
 }
+
+/// A copy of the Go module in a fresh scratch directory of its own, for
+/// a run that writes `testdata` there.
+pub fn module_copy(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["go.mod", "planted.go", "planted_test.go"] {
+        std::fs::copy(module().join(file), dir.join(file)).unwrap();
+    }
+    dir
+}
+
+/// What a bounded run printed and how it ended.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub pid: u32,
+}
+
+/// Runs `cmd` (stdout and stderr captured), killing it by pid and failing
+/// if it takes longer than `limit`.
+pub fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> Ran {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let until = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Ran {
+        code: status.code(),
+        stdout: reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+        pid,
+    }
+}
+
+/// `fuzzshm-go` with `go` on `PATH` first, `GOTOOLCHAIN=local` and the
+/// scratch GOCACHE, run in `dir`.
+pub fn fuzzshm_go(go: &Go, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fuzzshm-go"));
+    let path = format!(
+        "{}:{}",
+        go.go.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.current_dir(dir)
+        .args(args)
+        .env("PATH", path)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOCACHE", scratch(&format!("gocache-{}", go.name)));
+    cmd
+}
+
+/// Go's fuzz cache directory for a target of the test module.
+pub fn fuzz_cache(go: &Go, target: &str) -> PathBuf {
+    scratch(&format!("gocache-{}", go.name))
+        .join("fuzz/example.com/fuzzshmgo")
+        .join(target)
+}
+
+/// The `NAME` of "Failing input written to testdata/fuzz/TARGET/NAME".
+pub fn crasher_name(stdout: &str, target: &str) -> String {
+    let prefix = format!("Failing input written to testdata/fuzz/{target}/");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no crasher reported:\n{stdout}"));
+    line.to_string()
+}
+
+/// The file name length Go gives a corpus file.
+pub fn name_len(go: &Go) -> usize {
+    if go.name == "go1.19" {
+        64
+    } else {
+        16
+    }
+}
+
+/// The pids of the worker processes (`-test.fuzzworker`) that `parent` started.
+pub fn workers_of(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+        {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmdline.split(|&b| b == 0).any(|a| a == b"-test.fuzzworker") {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Waits up to `limit` for `pid` to be gone (or a zombie); false if not.
+pub fn gone_within(pid: u32, limit: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty()
+            || stat
+                .split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+        {
+            return true;
+        }
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
