@@ -235,14 +235,14 @@ pub(super) fn push_float_g<F: GoFloat>(out: &mut Vec<u8>, x: F) {
         out.extend_from_slice(abs.to_string().as_bytes());
     } else if exp < 0 {
         out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat(b'0').take((-exp - 1) as usize));
+        out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
         out.extend_from_slice(&digits);
     } else {
         // The point goes after exp+1 digits, padding with zeros if needed.
         let int_len = exp as usize + 1;
         if digits.len() <= int_len {
             out.extend_from_slice(&digits);
-            out.extend(std::iter::repeat(b'0').take(int_len - digits.len()));
+            out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
         } else {
             out.extend_from_slice(&digits[..int_len]);
             out.push(b'.');
