@@ -143,12 +143,12 @@ fn push_value(out: &mut Vec<u8>, v: &Value, go: GoVersion) {
         }
         Value::Float32(x) => {
             out.extend_from_slice(b"float32(");
-            quote::push_float_g(out, &format!("{x:e}"), x.is_nan(), x.is_infinite());
+            quote::push_float_g(out, *x);
             out.push(b')');
         }
         Value::Float64(x) => {
             out.extend_from_slice(b"float64(");
-            quote::push_float_g(out, &format!("{x:e}"), x.is_nan(), x.is_infinite());
+            quote::push_float_g(out, *x);
             out.push(b')');
         }
         Value::String(s) => {
@@ -357,6 +357,14 @@ mod tests {
             (Value::Uint64(2), "uint64(2)"),
             (Value::Float32(1.1), "float32(1.1)"),
             (Value::Float32(16777216.0), "float32(1.6777216e+07)"),
+            (
+                Value::Float32(f32::from_bits(0x486ed9e8)),
+                "float32(244583.62)",
+            ),
+            (
+                Value::Float32(f32::from_bits(0x4a21dbc9)),
+                "float32(2.6518902e+06)",
+            ),
             (Value::Float32(f32::from_bits(0x7fc0_0000)), "float32(NaN)"),
             (
                 Value::Float32(f32::from_bits(0x7fc0_0001)),

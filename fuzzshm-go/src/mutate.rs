@@ -25,6 +25,36 @@ use std::fmt;
 /// Mutations per chain (`chainedMutations`).
 pub const CHAINED_MUTATIONS: i64 = 5;
 
+/// Go's `interesting8`.
+const INTERESTING8: [i8; 9] = [-128, -1, 0, 1, 16, 32, 64, 100, 127];
+
+/// `own`, then `base` widened to `$t`: Go's tables as its `init` extends
+/// them.
+macro_rules! extended {
+    ($t:ty; $n:literal; $own:expr, $base:expr) => {{
+        let (own, base) = ($own, $base);
+        let mut table: [$t; $n] = [0; $n];
+        let mut i = 0;
+        while i < $n {
+            table[i] = if i < own.len() {
+                own[i]
+            } else {
+                base[i - own.len()] as $t
+            };
+            i += 1;
+        }
+        table
+    }};
+}
+
+/// Go's `interesting16`: its own ten values, then `interesting8`'s.
+const INTERESTING16: [i16; 19] = extended!(i16; 19;
+    [-32768, -129, 128, 255, 256, 512, 1000, 1024, 4096, 32767], INTERESTING8);
+
+/// Go's `interesting32`: its own eight values, then `interesting16`'s.
+const INTERESTING32: [i32; 27] = extended!(i32; 27;
+    [-2147483648, -100663046, -32769, 32768, 65535, 65536, 100663045, 2147483647], INTERESTING16);
+
 /// Why a replay cannot follow the worker. Each is a case where Go's
 /// mutator panics or never returns, so the worker died or hung on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,50 +189,35 @@ impl Mutator {
         self.pcg.bool()
     }
 
-    fn mutate_int(&mut self, mut v: i64, max_value: i64) -> Res<i64> {
+    /// Go's `mutateInt(v, max)` (`lower = -max`) and `mutateUInt(v, max)`
+    /// (`lower = 0`): add or subtract 1 to 100 (even odds, redrawn at a
+    /// bound), never past `lower` or `upper`.
+    fn mutate_integer(&mut self, v: i128, lower: i128, upper: i128) -> Res<i128> {
         loop {
-            let mut max: i64 = 100;
             if self.rand(2)? == 0 {
-                if v >= max_value {
+                if v >= upper {
                     continue;
                 }
-                if v > 0 && max_value - v < max {
-                    max = max_value - v;
-                }
-                v = v.wrapping_add(1 + self.rand(max as usize)? as i64);
-            } else {
-                if v <= -max_value {
-                    continue;
-                }
-                if v < 0 && max_value + v < max {
-                    max = max_value + v;
-                }
-                v = v.wrapping_sub(1 + self.rand(max as usize)? as i64);
+                let max = (upper - v).min(100) as usize;
+                return Ok(v + 1 + self.rand(max)? as i128);
             }
-            return Ok(v);
+            if v <= lower {
+                continue;
+            }
+            let max = (v - lower).min(100) as usize;
+            return Ok(v - 1 - self.rand(max)? as i128);
         }
     }
 
-    fn mutate_uint(&mut self, mut v: u64, max_value: u64) -> Res<u64> {
-        loop {
-            let mut max: u64 = 100;
-            if self.rand(2)? == 0 {
-                if v >= max_value {
-                    continue;
-                }
-                if v > 0 && max_value - v < max {
-                    max = max_value - v;
-                }
-                v = v.wrapping_add(1 + self.rand(max as usize)? as u64);
-            } else {
-                if v == 0 {
-                    continue;
-                }
-                max = max.min(v);
-                v = v.wrapping_sub(1 + self.rand(max as usize)? as u64);
-            }
-            return Ok(v);
-        }
+    /// `mutateInt(v, max)`, for a signed type of maximum `max`.
+    fn mutate_int(&mut self, v: i64, max: i64) -> Res<i64> {
+        let max = i128::from(max);
+        Ok(self.mutate_integer(v.into(), -max, max)? as i64)
+    }
+
+    /// `mutateUInt(v, max)`, for an unsigned type of maximum `max`.
+    fn mutate_uint(&mut self, v: u64, max: u64) -> Res<u64> {
+        Ok(self.mutate_integer(v.into(), 0, max.into())? as u64)
     }
 
     fn mutate_float(&mut self, mut v: f64, max_value: f64) -> Res<f64> {
@@ -272,27 +287,6 @@ impl Mutator {
     /// length `l` and capacity `c`: its new length, or `None` where Go's
     /// returns nil (after the same draws, with the bytes untouched).
     fn byte_slice_mutator(&mut self, which: usize, l: usize, c: usize) -> Res<Option<usize>> {
-        let interesting8: [i8; 9] = [-128, -1, 0, 1, 16, 32, 64, 100, 127];
-        let interesting16: [i16; 10] = [-32768, -129, 128, 255, 256, 512, 1000, 1024, 4096, 32767];
-        let interesting32: [i32; 8] = [
-            -2147483648,
-            -100663046,
-            -32769,
-            32768,
-            65535,
-            65536,
-            100663045,
-            2147483647,
-        ];
-        // Go's tables extend 16 with 8 and 32 with (extended) 16.
-        let i16s = interesting16
-            .iter()
-            .copied()
-            .chain(interesting8.iter().map(|&v| i16::from(v)));
-        let i32s = interesting32
-            .iter()
-            .copied()
-            .chain(i16s.clone().map(i32::from));
         Ok(match which {
             // removeBytes
             0 => {
@@ -408,7 +402,7 @@ impl Mutator {
                     return Ok(None);
                 }
                 let pos = self.rand(l)?;
-                self.scratch[pos] = interesting8[self.rand(interesting8.len())?] as u8;
+                self.scratch[pos] = INTERESTING8[self.rand(INTERESTING8.len())?] as u8;
                 Some(l)
             }
             // overwriteInterestingUint16/32
@@ -419,11 +413,9 @@ impl Mutator {
                 }
                 let pos = self.rand(l - (width - 1))?;
                 let v = if which == 12 {
-                    let table: Vec<i16> = i16s.collect();
-                    u64::from(table[self.rand(table.len())?] as u16)
+                    u64::from(INTERESTING16[self.rand(INTERESTING16.len())?] as u16)
                 } else {
-                    let table: Vec<i32> = i32s.collect();
-                    u64::from(table[self.rand(table.len())?] as u32)
+                    u64::from(INTERESTING32[self.rand(INTERESTING32.len())?] as u32)
                 };
                 let le = self.little_endian();
                 self.store(pos, width, le, v);
@@ -617,6 +609,12 @@ impl Chain<'_> {
         Ok(())
     }
 
+    /// The PRNG as it is now: its next draw picks the argument the next
+    /// [`mutate`](Self::mutate) changes (`intn(len(args))`).
+    pub fn pcg(&self) -> &Pcg {
+        &self.m.pcg
+    }
+
     /// The values as the fuzz function would see them now (a `[]byte` that
     /// shares the scratch buffer shows its current bytes).
     pub fn values(&self) -> Vec<Value> {
@@ -753,6 +751,29 @@ mod tests {
                 .unwrap();
             assert!(f <= f64::from(f32::MAX));
         }
+    }
+
+    #[test]
+    fn interesting_tables_are_gos() {
+        assert_eq!(
+            INTERESTING16[9..],
+            [32767, -128, -1, 0, 1, 16, 32, 64, 100, 127]
+        );
+        assert_eq!(
+            INTERESTING32[..9],
+            [
+                i32::MIN,
+                -100663046,
+                -32769,
+                32768,
+                65535,
+                65536,
+                100663045,
+                i32::MAX,
+                -32768
+            ]
+        );
+        assert_eq!(INTERESTING32[8..], INTERESTING16.map(i32::from));
     }
 
     #[test]

@@ -1,30 +1,22 @@
 //! The text Go's encoder writes for one value: `strconv.Quote` and
 //! `strconv.QuoteRune` (what `%q` prints) and the shortest `%v` of a float.
 
-use super::printable::{UNICODE_13, UNICODE_17};
+use super::printable::{NEW_IN_UNICODE_17, UNICODE_13};
 use super::GoVersion;
+use std::fmt;
+
+/// Whether `r` is in one of `table`'s sorted inclusive ranges.
+fn in_table(table: &[(u32, u32)], r: u32) -> bool {
+    let i = table.partition_point(|&(_, hi)| hi < r);
+    table.get(i).is_some_and(|&(lo, _)| lo <= r)
+}
 
 /// `strconv.IsPrint` of the Unicode version that `go` ships.
 fn is_print(r: u32, go: GoVersion) -> bool {
-    // Go 1.16..1.20 ship Unicode 13; 1.21..1.26 ship 15, for which no table
-    // is kept: they get 17's, which differs only for code points new in 16
-    // and 17.
-    let table = if go < GoVersion::new(1, 21, 0) {
-        UNICODE_13
-    } else {
-        UNICODE_17
-    };
-    table
-        .binary_search_by(|&(lo, hi)| {
-            if hi < r {
-                std::cmp::Ordering::Less
-            } else if lo > r {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_ok()
+    // Go 1.16..1.20 ship Unicode 13, 1.27 ships 17. 1.21..1.26 ship 15, for
+    // which no table is kept: they get 17's, which differs only for code
+    // points new in 16 and 17.
+    in_table(UNICODE_13, r) || (go >= GoVersion::new(1, 21, 0) && in_table(NEW_IN_UNICODE_17, r))
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -117,32 +109,116 @@ pub(super) fn quote_rune(out: &mut Vec<u8>, r: char, go: GoVersion) {
     out.push(b'\'');
 }
 
+/// A float type as `%v` needs it.
+pub(super) trait GoFloat: Copy + fmt::LowerExp + std::str::FromStr + PartialEq {
+    /// Enough decimals to print any value of the type exactly.
+    const EXACT: usize;
+    fn is_nan(self) -> bool;
+    fn is_infinite(self) -> bool;
+    fn is_sign_negative(self) -> bool;
+    fn abs(self) -> Self;
+}
+
+macro_rules! go_float {
+    ($t:ty, $exact:expr) => {
+        impl GoFloat for $t {
+            const EXACT: usize = $exact;
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            fn is_infinite(self) -> bool {
+                <$t>::is_infinite(self)
+            }
+            fn is_sign_negative(self) -> bool {
+                <$t>::is_sign_negative(self)
+            }
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+        }
+    };
+}
+
+// The smallest denormals have 149 (f32) and 1074 (f64) decimals.
+go_float!(f32, 160);
+go_float!(f64, 1100);
+
+/// The digits and decimal exponent of `{:e}` output (`d.ddde-7`).
+fn split_sci(s: &str) -> (Vec<u8>, i32) {
+    let (mantissa, exp) = s.split_once('e').unwrap_or((s, "0"));
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    (digits, exp.parse().unwrap_or(0))
+}
+
+/// The shortest digits that read back as `x` (finite, positive), chosen as
+/// Go's `strconv` chooses: the ones nearest the exact value, and on an
+/// exact tie between two, the one ending in an even digit. Rust's `{:e}`
+/// gives the same digits except on such ties, where it rounds up.
+fn shortest_digits<F: GoFloat>(x: F) -> (Vec<u8>, i32) {
+    let (digits, exp) = split_sci(&format!("{x:e}"));
+    let (mut exact, exact_exp) = split_sci(&format!("{x:.*e}", F::EXACT));
+    while exact.len() > 1 && exact.last() == Some(&b'0') {
+        exact.pop();
+    }
+    let n = digits.len();
+    if exact.len() != n + 1 || exact[n] != b'5' {
+        return (digits, exp);
+    }
+    // Exactly halfway between `lower` and the next n-digit number.
+    let lower = exact[..n].to_vec();
+    let mut upper = lower.clone();
+    let mut upper_exp = exact_exp;
+    match upper.iter().rposition(|&d| d != b'9') {
+        Some(i) => {
+            upper[i] += 1;
+            upper[i + 1..].fill(b'0');
+        }
+        None => {
+            upper.fill(b'0');
+            upper[0] = b'1';
+            upper_exp += 1;
+        }
+    }
+    let reads_back = |d: &[u8], e: i32| {
+        let text = format!(
+            "{}.{}e{e}",
+            char::from(d[0]),
+            String::from_utf8_lossy(&d[1..])
+        );
+        text.parse::<F>().is_ok_and(|y| y == x)
+    };
+    let lower_even = (lower[n - 1] - b'0') % 2 == 0;
+    let (mut chosen, chosen_exp) =
+        match (reads_back(&lower, exact_exp), reads_back(&upper, upper_exp)) {
+            (true, true) if lower_even => (lower, exact_exp),
+            (_, true) => (upper, upper_exp),
+            (true, false) => (lower, exact_exp),
+            (false, false) => return (digits, exp),
+        };
+    while chosen.len() > 1 && chosen.last() == Some(&b'0') {
+        chosen.pop();
+    }
+    (chosen, chosen_exp)
+}
+
 /// Go's `%v` of a float: `strconv.FormatFloat(v, 'g', -1, bits)`, i.e. the
 /// shortest digits that read back to the same value, in `%e` form when the
-/// decimal exponent is below -4 or at least 6 (the precision `'g'` uses for
-/// the shortest form), `+Inf`, `-Inf` and `NaN` for the specials.
-///
-/// `sci` is Rust's `{:e}` of the value, which gives the same shortest
-/// digits (both are correctly rounded shortest round-trip conversions).
-pub(super) fn push_float_g(out: &mut Vec<u8>, sci: &str, is_nan: bool, is_inf: bool) {
-    let (neg, sci) = match sci.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, sci),
-    };
-    if is_nan {
+/// decimal exponent is below -4 or at least 6 (the precision `'g'` uses
+/// for the shortest form), `+Inf`, `-Inf` and `NaN` for the specials.
+pub(super) fn push_float_g<F: GoFloat>(out: &mut Vec<u8>, x: F) {
+    if x.is_nan() {
         out.extend_from_slice(b"NaN");
         return;
     }
-    if is_inf {
+    let neg = x.is_sign_negative();
+    if x.is_infinite() {
         out.extend_from_slice(if neg { b"-Inf" } else { b"+Inf" });
         return;
     }
     if neg {
         out.push(b'-');
     }
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let (digits, exp) = shortest_digits(x.abs());
     if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_first().unwrap_or((&b'0', &[]));
         out.push(*first);
@@ -159,14 +235,14 @@ pub(super) fn push_float_g(out: &mut Vec<u8>, sci: &str, is_nan: bool, is_inf: b
         out.extend_from_slice(abs.to_string().as_bytes());
     } else if exp < 0 {
         out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat(b'0').take((-exp - 1) as usize));
+        out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
         out.extend_from_slice(&digits);
     } else {
         // The point goes after exp+1 digits, padding with zeros if needed.
         let int_len = exp as usize + 1;
         if digits.len() <= int_len {
             out.extend_from_slice(&digits);
-            out.extend(std::iter::repeat(b'0').take(int_len - digits.len()));
+            out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
         } else {
             out.extend_from_slice(&digits[..int_len]);
             out.push(b'.');
@@ -187,7 +263,7 @@ mod tests {
 
     fn g64(v: f64) -> String {
         let mut out = Vec::new();
-        push_float_g(&mut out, &format!("{v:e}"), v.is_nan(), v.is_infinite());
+        push_float_g(&mut out, v);
         String::from_utf8(out).unwrap()
     }
 
@@ -254,6 +330,9 @@ mod tests {
             (5e-324, "5e-324"),
             (0.1, "0.1"),
             (-2.5e-7, "-2.5e-07"),
+            // Exactly halfway between two shortest candidates: Go takes the
+            // even one (Rust's {:e} rounds up).
+            (f64::from(f32::from_bits(0x486ed9e8)), "244583.625"),
             (f64::INFINITY, "+Inf"),
             (f64::NEG_INFINITY, "-Inf"),
             (f64::NAN, "NaN"),
