@@ -190,7 +190,7 @@ pub fn run(cfg: Config) -> Result<(Outcome, Stats), String> {
     if let Some(cache) = &cfg.cache {
         for (path, data) in read_dir_files(cache) {
             match corpus_file::unmarshal(&data) {
-                Ok(values) if types.as_ref().map_or(true, |t| same_types(t, &values)) => {
+                Ok(values) if types.as_ref().is_none_or(|t| same_types(t, &values)) => {
                     add(data, false, &mut shared).ok();
                 }
                 Ok(_) => eprintln!(
