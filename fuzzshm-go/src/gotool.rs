@@ -82,6 +82,41 @@ impl Package {
         })
     }
 
+    /// Where the worker binary for `-fuzz=<regexp>` is built:
+    /// `$GOCACHE/fuzzshm-go/<hash of the package directory and regexp>.test`.
+    /// The same path every run, so `go test -c` finds it up to date and
+    /// does not link it again (a link is most of a cached build's time);
+    /// `go clean -cache` removes it.
+    pub fn worker_path(&self, regexp: &str) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let mut key = Sha256::new();
+        key.update(self.dir.as_os_str().as_encoded_bytes());
+        key.update([0]);
+        key.update(regexp.as_bytes());
+        let hex: String = key.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.gocache.join("fuzzshm-go").join(format!("{hex}.test"))
+    }
+
+    /// `go test -c -fuzz=<regexp> -o <out>` in the package's directory:
+    /// the instrumented worker.
+    ///
+    /// # Errors
+    ///
+    /// The build's output, as `go test` prints it, on failure.
+    pub fn build(&self, regexp: &str, out: &Path) -> Result<(), String> {
+        let mut cmd = go(&self.dir);
+        cmd.arg("test")
+            .arg("-c")
+            .arg(format!("-fuzz={regexp}"))
+            .arg("-o")
+            .arg(out)
+            .arg(".");
+        run(cmd, "go test -c").map(drop)
+    }
+
     /// Go's cache directory for `target`: `$GOCACHE/fuzz/<import path>/<target>`.
     pub fn cache_dir(&self, target: &str) -> PathBuf {
         self.gocache
@@ -101,24 +136,6 @@ fn locate<'a>(cwd: &Path, pattern: &'a str) -> (PathBuf, &'a str) {
     } else {
         (cwd.to_path_buf(), pattern)
     }
-}
-
-/// `go test -c -fuzz=<regexp> -o <out> <pattern>`, run from `cwd`: the
-/// instrumented worker.
-///
-/// # Errors
-///
-/// The build's output, as `go test` prints it, on failure.
-pub fn build(cwd: &Path, pattern: &str, regexp: &str, out: &Path) -> Result<(), String> {
-    let (cwd, pattern) = locate(cwd, pattern);
-    let mut cmd = go(&cwd);
-    cmd.arg("test")
-        .arg("-c")
-        .arg(format!("-fuzz={regexp}"))
-        .arg("-o")
-        .arg(out)
-        .arg(pattern);
-    run(cmd, "go test -c").map(drop)
 }
 
 fn go_cmd_list(cwd: &Path, pattern: &str) -> Command {

@@ -79,15 +79,6 @@ fn normalize(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("-test.fuzzworker") {
         // SAFETY: argv says Go's coordinator started this process as its
@@ -108,27 +99,7 @@ fn main() -> ExitCode {
 fn fuzz(cli: &Cli) -> Result<u8, String> {
     let started = Instant::now();
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
-    let build_dir =
-        TempDir(std::env::temp_dir().join(format!("fuzzshm-go-build-{}", std::process::id())));
-    let out = build_dir.0.join("worker.test");
-    // The build and go's answers about the package at once.
-    let (found, built) = std::thread::scope(|s| {
-        let built = cli.test_binary.is_none().then(|| {
-            s.spawn(|| {
-                std::fs::create_dir_all(&build_dir.0).map_err(|e| e.to_string())?;
-                gotool::build(&cwd, &cli.package, &cli.fuzz, &out)
-            })
-        });
-        let found = Package::find(&cwd, &cli.package);
-        (
-            found,
-            built.map(|b| {
-                b.join()
-                    .unwrap_or_else(|_| Err("the build panicked".into()))
-            }),
-        )
-    });
-    let pkg = match found {
+    let pkg = match Package::find(&cwd, &cli.package) {
         Ok(pkg) => pkg,
         Err(e) if cli.test_binary.is_some() => {
             eprintln!(
@@ -144,18 +115,21 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
         }
         Err(e) => return Err(e.trim().to_string()),
     };
-    let binary = match (&cli.test_binary, built) {
-        (Some(path), _) => {
+    let binary = match &cli.test_binary {
+        Some(path) => {
             std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?
         }
-        (None, Some(Err(output))) => {
-            print!("{output}");
-            if !output.contains("[build failed]") {
-                println!("FAIL\t{} [build failed]", pkg.import_path);
+        None => {
+            let out = pkg.worker_path(&cli.fuzz);
+            if let Err(output) = pkg.build(&cli.fuzz, &out) {
+                print!("{output}");
+                if !output.contains("[build failed]") {
+                    println!("FAIL\t{} [build failed]", pkg.import_path);
+                }
+                return Ok(1);
             }
-            return Ok(1);
+            out
         }
-        (None, _) => out,
     };
     let targets = gotool::fuzz_targets(&binary, &pkg.dir, &cli.fuzz)?;
     let target = match targets.as_slice() {
