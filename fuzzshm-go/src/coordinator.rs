@@ -211,7 +211,7 @@ pub fn run(cfg: Config) -> Result<(Outcome, Stats), String> {
         start: Instant::now(),
         warm_total,
     });
-    println!("fuzz: elapsed: 0s, gathering baseline coverage: 0/{warm_total} completed");
+    say!("fuzz: elapsed: 0s, gathering baseline coverage: 0/{warm_total} completed");
     let threads: Vec<_> = (0..run.cfg.parallel.max(1))
         .map(|_| {
             let run = Arc::clone(&run);
@@ -230,7 +230,7 @@ pub fn run(cfg: Config) -> Result<(Outcome, Stats), String> {
         }
         let s = run.lock();
         if s.warm_done == warm_total && last.0.elapsed() >= PROGRESS_EVERY && !s.crashed {
-            println!("{}", progress(&run, &s, last));
+            say!("{}", progress(&run, &s, last));
             last = (Instant::now(), s.execs);
         }
     }
@@ -239,7 +239,7 @@ pub fn run(cfg: Config) -> Result<(Outcome, Stats), String> {
     }
     let mut s = run.lock();
     if s.warm_done == warm_total && !s.crashed && s.execs != last.1 {
-        println!("{}", progress(&run, &s, last));
+        say!("{}", progress(&run, &s, last));
     }
     let stats = Stats {
         execs: s.execs,
@@ -299,7 +299,7 @@ fn fuzz_thread(run: &Run) -> Result<(), String> {
         let mut s = run.lock();
         s.warm_done += 1;
         if s.warm_done == run.warm_total {
-            println!(
+            say!(
                 "fuzz: elapsed: {}, gathering baseline coverage: {1}/{1} completed, now fuzzing with {2} workers",
                 run.elapsed(),
                 run.warm_total,
@@ -351,7 +351,7 @@ fn warm(run: &Run, worker: &mut Worker, entry: &Entry) -> Result<(), String> {
             match (&mut s.mask, r.CoverageData) {
                 (None, cov) => {
                     if cov.is_none() {
-                        println!("warning: the test binary was not built with coverage instrumentation, so fuzzing will run without coverage guidance and may be inefficient");
+                        say!("warning: the test binary was not built with coverage instrumentation, so fuzzing will run without coverage guidance and may be inefficient");
                     }
                     s.mask = Some(cov);
                 }
@@ -757,12 +757,12 @@ fn crash(
         && values.iter().any(Value::is_minimizable)
     {
         let size = corpus_file::marshal(&values).len();
-        println!("fuzz: minimizing {size}-byte failing input file");
-        println!("fuzz: elapsed: {}, minimizing", run.elapsed());
+        say!("fuzz: minimizing {size}-byte failing input file");
+        say!("fuzz: elapsed: {}, minimizing", run.elapsed());
         match minimize(run, worker, values.clone(), None, run.cfg.minimize_time)? {
             Minimized::Done { values: v, err, .. } => {
                 if err.is_empty() {
-                    println!("fuzz: attempted to minimize a crash but could not reproduce");
+                    say!("fuzz: attempted to minimize a crash but could not reproduce");
                 } else {
                     values = v;
                     message = err;

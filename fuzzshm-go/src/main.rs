@@ -18,6 +18,7 @@ use fuzzshm_go::corpus_file::GoVersion;
 use fuzzshm_go::corpus_min;
 use fuzzshm_go::gotool::{self, Package};
 use fuzzshm_go::harvest;
+use fuzzshm_go::say;
 use fuzzshm_go::worker::WorkerSpec;
 
 /// Fuzz a Go package's fuzz target with Go's own worker processes, driven
@@ -122,9 +123,9 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
         None => {
             let out = pkg.worker_path(&cli.fuzz);
             if let Err(output) = pkg.build(&cli.fuzz, &out) {
-                print!("{output}");
+                say!("{}", output.trim_end());
                 if !output.contains("[build failed]") {
-                    println!("FAIL\t{} [build failed]", pkg.import_path);
+                    say!("FAIL\t{} [build failed]", pkg.import_path);
                 }
                 return Ok(1);
             }
@@ -135,9 +136,9 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
     let target = match targets.as_slice() {
         [one] => one.clone(),
         [] => {
-            println!("testing: warning: no fuzz tests to fuzz");
-            println!("PASS");
-            println!(
+            say!("testing: warning: no fuzz tests to fuzz");
+            say!("PASS");
+            say!(
                 "ok  \t{}\t{:.3}s",
                 pkg.import_path,
                 started.elapsed().as_secs_f64()
@@ -145,9 +146,9 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
             return Ok(0);
         }
         many => {
-            println!("testing: will not fuzz, -fuzz matches more than one fuzz test: {many:?}");
-            println!("FAIL");
-            println!(
+            say!("testing: will not fuzz, -fuzz matches more than one fuzz test: {many:?}");
+            say!("FAIL");
+            say!(
                 "FAIL\t{}\t{:.3}s",
                 pkg.import_path,
                 started.elapsed().as_secs_f64()
@@ -159,8 +160,8 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
     let seeds = match harvest::initial_corpus(&binary, &me, &pkg.dir, &target) {
         Ok(seeds) => seeds,
         Err(output) => {
-            print!("{output}");
-            println!(
+            say!("{}", output.trim_end());
+            say!(
                 "FAIL\t{}\t{:.3}s",
                 pkg.import_path,
                 started.elapsed().as_secs_f64()
@@ -201,12 +202,12 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
         )?;
         for path in &report.removed {
             let shown = path.strip_prefix(&pkg.dir).unwrap_or(path);
-            println!(
+            say!(
                 "fuzz: removed {} (its coverage is in the entries kept)",
                 shown.display()
             );
         }
-        println!(
+        say!(
             "fuzz: minimized corpus: kept {} of {} entries, {} coverage bits",
             report.kept.len(),
             report.kept.len() + report.removed.len(),
@@ -219,24 +220,24 @@ fn fuzz(cli: &Cli) -> Result<u8, String> {
     let secs = fuzzing.elapsed().as_secs_f64();
     match outcome {
         Outcome::Pass | Outcome::Interrupted => {
-            println!("PASS");
-            println!("ok  \t{}\t{secs:.3}s", pkg.import_path);
+            say!("PASS");
+            say!("ok  \t{}\t{secs:.3}s", pkg.import_path);
             Ok(0)
         }
         Outcome::SeedFailure(msg) => {
-            println!("--- FAIL: {target} ({secs:.2}s)");
-            println!("{}", indent(&msg));
-            println!("FAIL\nexit status 1\nFAIL\t{}\t{secs:.3}s", pkg.import_path);
+            say!("--- FAIL: {target} ({secs:.2}s)");
+            say!("{}", indent(&msg));
+            say!("FAIL\nexit status 1\nFAIL\t{}\t{secs:.3}s", pkg.import_path);
             Ok(1)
         }
         Outcome::Crash(crash) => {
-            println!("--- FAIL: {target} ({secs:.2}s)");
-            println!("{}", indent(&crash.message));
-            println!("    ");
-            println!("    Failing input written to {}", crash.path.display());
-            println!("    To re-run:");
-            println!("    go test -run={target}/{}", crash.name);
-            println!("FAIL\nexit status 1\nFAIL\t{}\t{secs:.3}s", pkg.import_path);
+            say!("--- FAIL: {target} ({secs:.2}s)");
+            say!("{}", indent(&crash.message));
+            say!("    ");
+            say!("    Failing input written to {}", crash.path.display());
+            say!("    To re-run:");
+            say!("    go test -run={target}/{}", crash.name);
+            say!("FAIL\nexit status 1\nFAIL\t{}\t{secs:.3}s", pkg.import_path);
             Ok(1)
         }
     }
