@@ -206,7 +206,7 @@ pub use shadow::asan_poisoning;
 #[cfg(unix)]
 pub use shared_mem::SharedMem;
 #[cfg(all(unix, feature = "std"))]
-pub use worker_comm::{set_worker_comm, CoordinatorComm, RegionError};
+pub use worker_comm::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 #[cfg(unix)]
 pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 
