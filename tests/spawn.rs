@@ -307,8 +307,8 @@ fn called(role: &str) -> (Process, CoordinatorComm) {
     (worker, comm)
 }
 
-#[test]
-fn an_answer_written_in_pieces_is_read_whole() {
+/// A worker answers in two pieces, 100 ms apart: read whole.
+fn reads_an_answer_written_in_pieces() {
     let (worker, mut comm) = called("answer-in-two-pieces");
     let mut buf = [0u8; 6];
     let answer = bounded(worker.child.id(), || {
@@ -319,8 +319,10 @@ fn an_answer_written_in_pieces_is_read_whole() {
     worker.join();
 }
 
-#[test]
-fn a_worker_that_loops_times_out_and_is_killed_by_its_pid() {
+/// A worker writes a byte of its answer, then loops: a time-out after
+/// that byte, no sooner than asked. Returns the worker, still alive, and
+/// the coordinator's side.
+fn times_out_on_a_loop() -> (Process, CoordinatorComm) {
     let (worker, mut comm) = called("hang-after-a-byte");
     let timeout = Duration::from_millis(300);
     let mut buf = [0u8; 4];
@@ -333,7 +335,19 @@ fn a_worker_that_loops_times_out_and_is_killed_by_its_pid() {
         waited >= timeout,
         "timed out after {waited:?}, before {timeout:?}"
     );
+    (worker, comm)
+}
+
+#[test]
+fn an_answer_written_in_pieces_is_read_whole() {
+    reads_an_answer_written_in_pieces();
+}
+
+#[test]
+fn a_worker_that_loops_times_out_and_is_killed_by_its_pid() {
+    let (worker, mut comm) = times_out_on_a_loop();
     // Still alive: a later look finds it at work, not gone.
+    let mut buf = [0u8; 4];
     let again = comm.read_answer(&mut buf, Duration::ZERO).unwrap();
     assert_eq!(again, Answer::TimedOut { read: 0 });
     let pid = worker.child.id();
@@ -410,29 +424,13 @@ fn coordinator_under_signals() {
         }
     });
 
-    let (worker, mut comm) = called("hang-after-a-byte");
-    let timeout = Duration::from_millis(300);
-    let mut buf = [0u8; 4];
     let started = Instant::now();
-    let answer = bounded(worker.child.id(), || comm.read_answer(&mut buf, timeout));
-    let waited = started.elapsed();
-    assert_eq!(answer.unwrap(), Answer::TimedOut { read: 1 });
-    assert!(
-        waited >= timeout,
-        "timed out after {waited:?}, before {timeout:?}"
-    );
+    let (worker, _comm) = times_out_on_a_loop();
     worker.kill();
+    reads_an_answer_written_in_pieces();
     let signals = SIGNALS.load(Ordering::Relaxed);
-    assert!(signals >= 10, "only {signals} signals in {waited:?}");
-
-    let (worker, mut comm) = called("answer-in-two-pieces");
-    let mut buf = [0u8; 6];
-    let answer = bounded(worker.child.id(), || {
-        comm.read_answer(&mut buf, Duration::from_secs(30))
-    });
-    assert_eq!(answer.unwrap(), Answer::Complete);
-    assert_eq!(&buf, b"answer");
-    worker.join();
+    let took = started.elapsed();
+    assert!(signals >= 10, "only {signals} signals in {took:?}");
     stop.store(true, Ordering::Relaxed);
     pester.join().unwrap();
 }
