@@ -224,7 +224,7 @@ int fuzzshm_worker_comm(fuzzshm_t *mem, int *fuzz_in, int *fuzz_out);
  * when no descriptor is left above 5), or from posix_spawnp (-ENOENT for
  * a missing program, -EACCES, -EAGAIN...). On error nothing is written to
  * *pid, *fuzz_in or *fuzz_out, and no descriptor of the attempt stays
- * open. Not on Android, whose libc crate binding lacks posix_spawn. */
+ * open. Not built for Android. */
 int fuzzshm_spawn(char *const argv[], char *const envp[], const fuzzshm_t *mem, pid_t *pid, int *fuzz_in, int *fuzz_out);
 
 /* Go's Close: unmaps, closes the descriptor, removes the file if this

@@ -559,9 +559,8 @@ mod coordinator {
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] from `poll` or `read` (`EBADF` if `fuzz_out` is not
-    /// open for reading, say); the bytes read before the error are in
-    /// `buf`, uncounted.
+    /// [`Error::Os`] from `poll` or `read` (`EINTR` never: the wait
+    /// resumes); the bytes read before the error are in `buf`, uncounted.
     pub fn read_answer(fuzz_out: impl AsFd, buf: &mut [u8], timeout: Duration) -> Result<Answer> {
         let fuzz_out = fuzz_out.as_fd();
         let deadline = Instant::now().checked_add(timeout);
