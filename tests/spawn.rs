@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Log, Process};
+use common::{Log, Process, WAIT_BOUND};
 use fuzzshm::{read_answer, Answer, CoordinatorComm, Errno, Error, SharedMem, WorkerComm};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
@@ -275,18 +275,14 @@ fn die_after_a_byte() {
     std::process::exit(3);
 }
 
-/// The most any `read_answer` here may take: past it, the worker is
-/// killed, and the test fails saying so rather than hanging.
-const BOUND: Duration = Duration::from_secs(60);
-
 /// Runs `read`, and kills the worker `pid` with SIGKILL should `read` not
-/// have returned within [`BOUND`] (its answer is then end of stream);
+/// have returned within [`WAIT_BOUND`] (its answer is then end of stream);
 /// fails if that happened.
 #[track_caller]
 fn bounded<T>(pid: u32, read: impl FnOnce() -> T) -> T {
     let (done, finished) = mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
-        let late = finished.recv_timeout(BOUND) == Err(mpsc::RecvTimeoutError::Timeout);
+        let late = finished.recv_timeout(WAIT_BOUND) == Err(mpsc::RecvTimeoutError::Timeout);
         if late {
             let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
             rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
@@ -296,7 +292,7 @@ fn bounded<T>(pid: u32, read: impl FnOnce() -> T) -> T {
     let outcome = read();
     drop(done);
     let late = watchdog.join().unwrap();
-    assert!(!late, "read_answer did not return within {BOUND:?}");
+    assert!(!late, "read_answer did not return within {WAIT_BOUND:?}");
     outcome
 }
 
@@ -353,7 +349,7 @@ fn a_worker_that_loops_times_out_and_is_killed_by_its_pid() {
     let pid = worker.child.id();
     worker.kill();
     // Killed: its answer is end of stream, and no longer a time-out.
-    let answer = bounded(pid, || comm.read_answer(&mut buf, BOUND / 2));
+    let answer = bounded(pid, || comm.read_answer(&mut buf, WAIT_BOUND / 2));
     assert_eq!(answer.unwrap(), Answer::Closed { read: 0 });
 }
 
@@ -362,7 +358,7 @@ fn a_worker_that_dies_mid_answer_is_end_of_stream_not_a_time_out() {
     let (mut worker, comm) = called("die-after-a-byte");
     let mut buf = [0u8; 4];
     let answer = bounded(worker.child.id(), || {
-        read_answer(&comm.fuzz_out, &mut buf, BOUND / 2)
+        read_answer(&comm.fuzz_out, &mut buf, WAIT_BOUND / 2)
     });
     assert_eq!(answer.unwrap(), Answer::Closed { read: 1 });
     assert_eq!(buf[0], b'd');
@@ -439,17 +435,6 @@ fn coordinator_under_signals() {
 fn signals_interrupting_the_wait_change_no_outcome() {
     let mut cmd = common::child("coordinator-under-signals");
     let mut coordinator = Process::spawn(&mut cmd);
-    // Its own waits are bounded; this bounds the process as a whole.
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = coordinator.child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > 2 * BOUND {
-            coordinator.child.kill().unwrap();
-            panic!("the coordinator did not finish within {:?}", 2 * BOUND);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait_bounded(&mut coordinator.child, "the coordinator");
     assert!(status.success(), "the coordinator failed ({status})");
 }
