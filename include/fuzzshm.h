@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* pid_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -201,6 +202,30 @@ int fuzzshm_map_file(fuzzshm_t *out, int fd, size_t size);
  * descriptor. Contract: fds 3-5 were inherited for the worker protocol and
  * nothing else in this process uses them. */
 int fuzzshm_worker_comm(fuzzshm_t *mem, int *fuzz_in, int *fuzz_out);
+
+/* Go's coordinator starting a worker (CoordinatorComm::spawn in Rust):
+ * runs argv[0] (searched in PATH if it has no slash, as posix_spawnp
+ * does) with the arguments argv and the environment envp, both
+ * NULL-terminated (pass environ for this process's own), its ends of two
+ * new pipes at fds 3 and 4 and the region of `mem` at fd 5. On success
+ * *pid is the worker's pid (reap it with waitpid), *fuzz_in the write end
+ * of its calls and *fuzz_out the read end of its answers: both yours,
+ * close-on-exec. This process keeps no other copy of the worker's ends,
+ * so when the worker exits or dies, a read on *fuzz_out returns 0 (end of
+ * stream) and a write on *fuzz_in fails with EPIPE (SIGPIPE unless
+ * ignored); closing *fuzz_in tells the worker to stop.
+ * `mem` is only borrowed: it stays open and yours on success and on
+ * failure alike (after a crash it holds the input: hand it to the next
+ * worker). Fds 3, 4 and 5 of this process, where free, get /dev/null
+ * for the life of the process, so that no descriptor the spawn opens can
+ * take those numbers and be replaced in the child.
+ * Errors: FUZZSHM_ENULL (argv, argv[0], envp or an out-pointer NULL),
+ * FUZZSHM_ECLOSED (mem not open), -errno from pipe2 or fcntl (-EMFILE
+ * when no descriptor is left above 5), or from posix_spawnp (-ENOENT for
+ * a missing program, -EACCES, -EAGAIN...). On error nothing is written to
+ * *pid, *fuzz_in or *fuzz_out, and no descriptor of the attempt stays
+ * open. Not built for Android. */
+int fuzzshm_spawn(char *const argv[], char *const envp[], const fuzzshm_t *mem, pid_t *pid, int *fuzz_in, int *fuzz_out);
 
 /* Go's Close: unmaps, closes the descriptor, removes the file if this
  * process created it. The handle is closed even if one of these fails

@@ -430,6 +430,139 @@ fn into_raw(fd: OwnedFd) -> RawFd {
     rustix::fd::IntoRawFd::into_raw_fd(fd)
 }
 
+/// [`CoordinatorComm::spawn`](crate::CoordinatorComm::spawn) for C:
+/// `pipe` twice, then `posix_spawnp`—Starts `argv[0]` (searched in `PATH`
+/// if it has no slash) with the arguments `argv` and the environment
+/// `envp`, its ends of two new pipes at fds 3 and 4 and the region of
+/// `mem` at fd 5. On success `*pid` is the worker's, `*fuzz_in` the write
+/// end of its calls and `*fuzz_out` the read end of its answers, both the
+/// caller's and close-on-exec; this process keeps no other copy of the
+/// worker's ends (the parked duplicates are closed before this returns),
+/// so the worker's death is end of stream on `*fuzz_out`.
+///
+/// `mem` is borrowed, never closed: it stays open and the caller's on
+/// success and on failure alike, since it may hold the input that
+/// crashed the last worker. On failure nothing is written to the
+/// out-parameters and no descriptor of the attempt stays open (fds 3-5,
+/// if they were free, keep the `/dev/null` that fills them, as in Rust).
+///
+/// # Safety
+///
+/// `argv` and `envp` are null or null-terminated arrays of NUL-terminated
+/// strings; `mem` as for [`fuzzshm_close`]; `pid`, `fuzz_in` and
+/// `fuzz_out` null or valid for writes.
+#[cfg(not(target_os = "android"))]
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_spawn(
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    mem: *const Handle,
+    pid: *mut libc::pid_t,
+    fuzz_in: *mut c_int,
+    fuzz_out: *mut c_int,
+) -> c_int {
+    if [argv, envp].iter().any(|array| array.is_null())
+        || pid.is_null()
+        || fuzz_in.is_null()
+        || fuzz_out.is_null()
+    {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: non-null, so a null-terminated array (the caller's
+    // contract), which has at least its first element.
+    if unsafe { argv.read() }.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: the caller's contract.
+    let mem = match unsafe { open_ref(mem) } {
+        Ok(mem) => mem,
+        Err(code) => return code,
+    };
+    let (calls, answers, parked) = match crate::worker_comm::worker_pipes(mem.as_fd()) {
+        Ok(pipes) => pipes,
+        Err(error) => return status_of(error),
+    };
+    // SAFETY: `argv` and `envp` as the caller's contract says.
+    let spawned = unsafe { spawn_placed(&parked, argv, envp) };
+    // The child has its own copies now, or there is no child.
+    drop(parked);
+    match spawned {
+        Ok(child) => {
+            // SAFETY: each non-null (checked above), and valid for writes
+            // by the caller's contract.
+            unsafe { pid.write(child) };
+            // SAFETY: as for `pid`.
+            unsafe { fuzz_in.write(into_raw(calls)) };
+            // SAFETY: as for `pid`.
+            unsafe { fuzz_out.write(into_raw(answers)) };
+            0
+        }
+        Err(error) => status_of(error),
+    }
+}
+
+/// `posix_spawnp` with file actions that `dup2` the parked descriptors to
+/// fds 3, 4 and 5 (the same placements as the Rust spawn's `pre_exec`);
+/// the child's pid.
+///
+/// # Safety
+///
+/// `argv` and `envp` are non-null, null-terminated arrays of
+/// NUL-terminated strings, `argv[0]` not null.
+#[cfg(not(target_os = "android"))]
+unsafe fn spawn_placed(
+    parked: &crate::worker_comm::Parked,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> Result<libc::pid_t> {
+    let failed = |call, code| Error::Os {
+        call,
+        errno: rustix::io::Errno::from_raw_os_error(code),
+    };
+    let mut actions = MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+    // SAFETY: `init` fills the storage it is given.
+    let code = unsafe { libc::posix_spawn_file_actions_init(actions.as_mut_ptr()) };
+    if code != 0 {
+        return Err(failed("posix_spawn_file_actions_init", code));
+    }
+    let actions = actions.as_mut_ptr();
+    let spawn = || {
+        for (source, target) in parked.placements() {
+            // SAFETY: `actions` was initialised above and not destroyed yet.
+            let code = unsafe {
+                libc::posix_spawn_file_actions_adddup2(actions, source.as_raw_fd(), target)
+            };
+            if code != 0 {
+                return Err(failed("posix_spawn_file_actions_adddup2", code));
+            }
+        }
+        let mut child = 0;
+        // SAFETY: non-null with a first element (the caller's contract).
+        let program = unsafe { argv.read() };
+        // SAFETY: `actions` is initialised; `argv` and `envp` as the
+        // caller's contract says (`posix_spawnp` reads them only);
+        // `program` is `argv[0]`.
+        let code = unsafe {
+            libc::posix_spawnp(
+                &mut child,
+                program,
+                actions,
+                ptr::null(),
+                argv.cast(),
+                envp.cast(),
+            )
+        };
+        if code != 0 {
+            return Err(failed("posix_spawnp", code));
+        }
+        Ok(child)
+    };
+    let spawned = spawn();
+    // SAFETY: initialised above, and destroyed only here.
+    unsafe { libc::posix_spawn_file_actions_destroy(actions) };
+    spawned
+}
+
 /// [`SharedMem::close`]: unmaps, closes the descriptor and removes the file
 /// if this process created it; the handle is closed even when one of those
 /// fails (the status is the first failure).

@@ -28,7 +28,7 @@
 //!
 //! | feature    | default | what it adds |
 //! |------------|---------|--------------|
-//! | `std`      | yes     | [`SharedMem::temp_file`], [`SharedMem::remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], `std::error::Error` |
+//! | `std`      | yes     | [`SharedMem::temp_file`], [`SharedMem::remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], `std::error::Error` |
 //! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
 //! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
 //! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (module `capi`); without `std`, the panic handler a C staticlib needs |
@@ -206,7 +206,7 @@ pub use shadow::asan_poisoning;
 #[cfg(unix)]
 pub use shared_mem::SharedMem;
 #[cfg(all(unix, feature = "std"))]
-pub use worker_comm::{set_worker_comm, CoordinatorComm, RegionError};
+pub use worker_comm::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 #[cfg(unix)]
 pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 

@@ -134,7 +134,7 @@ pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
 /// descriptors (`RLIMIT_NOFILE`) at or below `min` is reported as what it
 /// is, `EMFILE` naming the limit, rather than the `EINVAL` the kernel
 /// gives for a `min` past it.
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "capi"))]
 pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
     use rustix::io::Errno;
     rustix::io::fcntl_dupfd_cloexec(fd, min).map_err(|errno| Error::Os {
@@ -150,7 +150,7 @@ pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<Ow
 /// `fcntl(n, F_GETFD)` on each number, and `open("/dev/null", O_CLOEXEC)`
 /// into those not open—Makes sure every descriptor number in `numbers` is
 /// open, for the life of the process.
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "capi"))]
 pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result<()> {
     use rustix::fd::{AsFd, AsRawFd};
     use rustix::io::Errno;
@@ -185,7 +185,7 @@ pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result
 }
 
 /// `pipe2(O_CLOEXEC)`—A pipe, read end first, both ends close-on-exec.
-#[cfg(all(feature = "std", fuzzshm_pipe2))]
+#[cfg(all(any(feature = "std", feature = "capi"), fuzzshm_pipe2))]
 pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
     use rustix::pipe::{pipe_with, PipeFlags};
     pipe_with(PipeFlags::CLOEXEC).map_err(Error::os("pipe2"))
@@ -195,7 +195,7 @@ pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
 /// first, both ends close-on-exec, where there is no `pipe2` (macOS). A
 /// thread that forks and execs between the two calls can leak the ends into
 /// its child; that is the platform's limit, and why `pipe2` exists.
-#[cfg(all(feature = "std", not(fuzzshm_pipe2)))]
+#[cfg(all(any(feature = "std", feature = "capi"), not(fuzzshm_pipe2)))]
 pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
     use rustix::io::{fcntl_setfd, FdFlags};
     let (reader, writer) = rustix::pipe::pipe().map_err(Error::os("pipe"))?;
@@ -203,6 +203,37 @@ pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
         fcntl_setfd(end, FdFlags::CLOEXEC).map_err(Error::os("fcntl(F_SETFD)"))?;
     }
     Ok((reader, writer))
+}
+
+/// The longest one `poll` is asked to wait: where there is no `ppoll`,
+/// rustix passes the timeout as milliseconds in a C `int` (24.8 days at
+/// most) and refuses more; a longer wait is several polls.
+#[cfg(feature = "std")]
+const LONGEST_POLL: core::time::Duration = core::time::Duration::from_secs(24 * 60 * 60);
+
+/// `poll([{fd, POLLIN}], timeout)`—Whether `fd` has something to read
+/// (bytes, or end of stream) within `timeout`, waiting a day at most;
+/// `Ok(false)` when the time ran out first. `EINTR` is an error here, for
+/// the caller to retry with what is left of its own deadline.
+#[cfg(feature = "std")]
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: core::time::Duration) -> Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = timeout.min(LONGEST_POLL);
+    let timeout = Timespec {
+        // At most a day: the casts cannot truncate.
+        tv_sec: timeout.as_secs() as _,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let ready = poll(&mut fds, Some(&timeout)).map_err(Error::os("poll"))?;
+    Ok(ready > 0)
+}
+
+/// `read(fd, buf)`—Reads what is there, up to `buf.len()` bytes; 0 is end
+/// of stream (for a non-empty `buf`).
+#[cfg(feature = "std")]
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+    rustix::io::read(fd, buf).map_err(Error::os("read"))
 }
 
 /// `close(fd)`—Closes `fd` and reports the kernel's answer (dropping an

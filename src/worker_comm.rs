@@ -4,6 +4,8 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(any(feature = "std", feature = "capi"))]
+use rustix::fd::AsFd;
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::fs::FileType;
 
@@ -234,25 +236,94 @@ fn check_pipe(fd: BorrowedFd<'_>) -> Result<()> {
     }
 }
 
+/// Where the coordinator parks each descriptor until the fork: above every
+/// target number, so no `dup2` in the child can overwrite a source.
+#[cfg(any(feature = "std", feature = "capi"))]
+const PARKING_MIN_FD: RawFd = MEM_FD + 1;
+
+/// A worker's two pipe ends and its region, duplicated close-on-exec above
+/// fd 5, to be placed at fds 3, 4 and 5 in the child between fork and exec:
+/// by [`set_worker_comm`]'s `pre_exec`, or by the file actions of the C
+/// ABI's `fuzzshm_spawn`. Dropped (closed) in the coordinator once the
+/// child is spawned.
+#[cfg(any(feature = "std", feature = "capi"))]
+pub(crate) struct Parked([OwnedFd; 3]);
+
+#[cfg(any(feature = "std", feature = "capi"))]
+impl Parked {
+    /// Parks duplicates of `fuzz_in` (a read end), `fuzz_out` (a write
+    /// end) and `mem`.
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE` from `fcntl(F_DUPFD_CLOEXEC) under RLIMIT_NOFILE` when the
+    /// limit leaves no number above 5; no duplicate stays open.
+    pub(crate) fn new(
+        fuzz_in: BorrowedFd<'_>,
+        fuzz_out: BorrowedFd<'_>,
+        mem: BorrowedFd<'_>,
+    ) -> Result<Parked> {
+        Ok(Parked([
+            sys::dup_cloexec_above_limit(fuzz_in, PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(fuzz_out, PARKING_MIN_FD)?,
+            sys::dup_cloexec_above_limit(mem, PARKING_MIN_FD)?,
+        ]))
+    }
+
+    /// Each parked descriptor and the number it takes in the child. A
+    /// `dup2` onto the number clears close-on-exec there, so only these
+    /// three cross the exec.
+    pub(crate) fn placements(&self) -> impl Iterator<Item = (BorrowedFd<'_>, RawFd)> {
+        let sources = self.0.iter().map(rustix::fd::AsFd::as_fd);
+        sources.zip([FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD])
+    }
+}
+
+/// `pipe` twice, then [`Parked::new`]—The pipes of a new worker on `mem`:
+/// the coordinator's ends (`fuzz_in`, the write end of the calls;
+/// `fuzz_out`, the read end of the answers) and the worker's, parked. The
+/// parked duplicates are the only copies of the worker's ends left: the
+/// ones `pipe` made are closed before this returns.
+///
+/// Fds 3, 4 and 5 of this process are made sure to be open first (any that
+/// is free gets `/dev/null`, close-on-exec, for the life of the process):
+/// a pipe that the spawn opens to learn whether `exec` failed (the standard
+/// library's, or the C library's) could otherwise be given one of those
+/// numbers, be replaced in the child by a worker's descriptor, and a failed
+/// `exec` would look like a worker that wrote garbage.
+///
+/// # Errors
+///
+/// [`Error::Os`] from `open("/dev/null")`, `pipe2` or the duplication
+/// (`EMFILE` under a low `RLIMIT_NOFILE`); no descriptor of the attempt
+/// stays open (but the fillers of fds 3-5).
+#[cfg(any(feature = "std", feature = "capi"))]
+pub(crate) fn worker_pipes(mem: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd, Parked)> {
+    // Before the pipes: a worker's end given a free number in 3-5 would
+    // free it again when it is closed at the end of this call.
+    sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
+    let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
+    let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
+    let parked = Parked::new(worker_in.as_fd(), worker_out.as_fd(), mem)?;
+    Ok((coordinator_in, coordinator_out, parked))
+}
+
 #[cfg(feature = "std")]
-pub use coordinator::{set_worker_comm, CoordinatorComm, RegionError};
+pub use coordinator::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 
 #[cfg(feature = "std")]
 mod coordinator {
     use std::os::unix::process::CommandExt;
     use std::process::{Child, Command};
+    use std::time::{Duration, Instant};
 
-    use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+    use rustix::fd::{AsFd, FromRawFd, OwnedFd};
     use rustix::io::Errno;
 
-    use super::{FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
+    use super::{worker_pipes, Parked, FUZZ_IN_FD, MEM_FD};
     use crate::error::{Error, Result};
     use crate::shared_mem::SharedMem;
     use crate::sys;
-
-    /// Where the parent parks each descriptor until the fork: above every
-    /// target number, so no `dup2` in the child can overwrite a source.
-    const PARKING_MIN_FD: RawFd = MEM_FD + 1;
 
     /// `setWorkerComm`—Arranges for the child that `cmd` spawns to find
     /// `fuzz_in` (a read end) at fd 3, `fuzz_out` (a write end) at fd 4 and
@@ -297,32 +368,21 @@ mod coordinator {
         mem: impl AsFd,
     ) -> Result<()> {
         sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
-        place_at_3_4_5(cmd, fuzz_in.as_fd(), fuzz_out.as_fd(), mem.as_fd())
+        let parked = Parked::new(fuzz_in.as_fd(), fuzz_out.as_fd(), mem.as_fd())?;
+        place_in_child(cmd, parked);
+        Ok(())
     }
 
-    /// [`set_worker_comm`] once fds 3-5 of this process are known to be
-    /// occupied: parks the duplicates above 5 and places them in the child.
-    fn place_at_3_4_5(
-        cmd: &mut Command,
-        fuzz_in: BorrowedFd<'_>,
-        fuzz_out: BorrowedFd<'_>,
-        mem: BorrowedFd<'_>,
-    ) -> Result<()> {
-        let parked = [
-            sys::dup_cloexec_above_limit(fuzz_in, PARKING_MIN_FD)?,
-            sys::dup_cloexec_above_limit(fuzz_out, PARKING_MIN_FD)?,
-            sys::dup_cloexec_above_limit(mem, PARKING_MIN_FD)?,
-        ];
+    /// Has `cmd`'s child `dup2` the parked descriptors to fds 3, 4 and 5.
+    fn place_in_child(cmd: &mut Command, parked: Parked) {
         let place = move || {
-            for (source, target) in parked.iter().zip([FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD]) {
+            for (source, target) in parked.placements() {
                 // SAFETY: in the forked child, `target` (3, 4 or 5) is
                 // about to be replaced by `dup2`, which atomically closes
                 // whatever was there; `ManuallyDrop` ensures this stand-in
                 // owner never closes it, so nothing is owned twice.
                 let mut slot =
                     core::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(target) });
-                // dup2 clears close-on-exec on the target, so only these
-                // three cross the exec.
                 rustix::io::dup2(source, &mut slot)?;
             }
             Ok(())
@@ -331,7 +391,6 @@ mod coordinator {
         // single async-signal-safe system call; it allocates nothing and
         // takes no lock.
         unsafe { cmd.pre_exec(place) };
-        Ok(())
     }
 
     /// The coordinator's side of Go's `workerComm`: the ends of the two
@@ -403,6 +462,139 @@ mod coordinator {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(&self.error)
         }
+    }
+
+    /// What [`read_answer`] found: the whole answer, the end of the worker,
+    /// or the deadline.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Answer {
+        /// The buffer is full: the whole answer arrived in time.
+        Complete,
+        /// End of stream after `read` bytes: no process holds the write end
+        /// any more, so the worker exited or died (while running an input,
+        /// a crash: `rawInMem` says so).
+        Closed {
+            /// How many bytes of the answer arrived, at the buffer's start.
+            read: usize,
+        },
+        /// The deadline passed after `read` bytes, with the pipe still
+        /// open: the worker is alive and has not answered. A target that
+        /// loops for ever looks like this; the caller decides it hangs,
+        /// kills the worker and keeps its input.
+        TimedOut {
+            /// How many bytes of the answer arrived, at the buffer's start.
+            read: usize,
+        },
+    }
+
+    /// `poll` and `read` on `fuzz_out` until a deadline—Reads a worker's
+    /// answer into the whole of `buf`, waiting at most `timeout` for it: a
+    /// coordinator's wait that a target looping for ever cannot hang.
+    ///
+    /// `fuzz_out` is the coordinator's read end of the answers
+    /// ([`CoordinatorComm::fuzz_out`], or a `File` made of it: hence a
+    /// function, for the coordinator that took its `CoordinatorComm`
+    /// apart, besides the method [`CoordinatorComm::read_answer`]).
+    ///
+    /// The deadline is taken once, `timeout` after the call, and bounds the
+    /// whole answer however many pieces the worker writes it in: each
+    /// `read` takes what is there, and the rest is waited for with what is
+    /// left of the time. The pipe is polled at least once, with no wait
+    /// once the time is up, so bytes already there are taken however late
+    /// the call (a `timeout` of zero takes what is there and waits for
+    /// nothing). A signal that interrupts the wait (`EINTR`) resumes it
+    /// with the same deadline. A `timeout` too long for [`Instant`] waits
+    /// without end; an empty `buf` is [`Answer::Complete`] at once.
+    ///
+    /// Whatever arrived is in `buf[..read]` when the outcome is
+    /// [`Answer::Closed`] or [`Answer::TimedOut`]. After a time-out the
+    /// rest of the answer may still come, to be read as the start of the
+    /// next one: kill the worker (or read on) before the next call. Nothing
+    /// else should read `fuzz_out` meanwhile: a byte taken by another
+    /// reader between the poll and the read would leave the read waiting,
+    /// past the deadline, for the next one.
+    ///
+    /// A worker whose target hangs on its input is killed, and the input,
+    /// still in the region, kept (the worker is this program run again):
+    ///
+    /// ```
+    /// use std::fs::File;
+    /// use std::io::{Read, Write};
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use fuzzshm::{read_answer, Answer, CoordinatorComm, SharedMem, WorkerComm};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     if std::env::var_os("DOC_WORKER").is_some() {
+    ///         // SAFETY: started by `spawn` below, with fds 3-5 inherited
+    ///         // for the worker protocol; nothing else here owns or maps them.
+    ///         let comm = unsafe { WorkerComm::from_inherited() }?;
+    ///         File::from(comm.fuzz_in).read_exact(&mut [0u8; 1])?;
+    ///         while comm.mem.value()? == b"loop" {
+    ///             std::thread::sleep(Duration::from_millis(10)); // the target hangs
+    ///         }
+    ///         File::from(comm.fuzz_out).write_all(b"ok")?;
+    ///         return Ok(());
+    ///     }
+    ///     let mut mem = SharedMem::temp_file(64)?;
+    ///     mem.set_value(b"loop")?;
+    ///     let mut cmd = Command::new(std::env::current_exe()?);
+    ///     cmd.env("DOC_WORKER", "1");
+    ///     let (mut child, comm) = CoordinatorComm::spawn(cmd, mem)?;
+    ///     File::from(comm.fuzz_in).write_all(b"c")?; // run the input
+    ///     let mut answer = [0u8; 2];
+    ///     match read_answer(&comm.fuzz_out, &mut answer, Duration::from_millis(100))? {
+    ///         Answer::Complete => assert_eq!(&answer, b"ok"),
+    ///         Answer::Closed { .. } => panic!("a crash: the input is in the region"),
+    ///         Answer::TimedOut { .. } => {
+    ///             child.kill()?; // a hang: the input is in the region still
+    ///             child.wait()?;
+    ///             let hang = comm.mem.value_copy()?; // to be saved as a hang
+    ///             assert_eq!(hang, b"loop");
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] from `poll` or `read` (`EINTR` never: the wait
+    /// resumes); the bytes read before the error are in `buf`, uncounted.
+    pub fn read_answer(fuzz_out: impl AsFd, buf: &mut [u8], timeout: Duration) -> Result<Answer> {
+        let fuzz_out = fuzz_out.as_fd();
+        let deadline = Instant::now().checked_add(timeout);
+        let mut read = 0;
+        while read < buf.len() {
+            let left = deadline.map_or(Duration::MAX, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
+            match sys::poll_readable(fuzz_out, left) {
+                Ok(true) => {}
+                Ok(false) if deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                    return Ok(Answer::TimedOut { read });
+                }
+                // Early: a wait longer than one poll, or a timeout that
+                // the system rounded down; or a signal. Poll again.
+                Ok(false)
+                | Err(Error::Os {
+                    errno: Errno::INTR, ..
+                }) => continue,
+                Err(error) => return Err(error),
+            }
+            match sys::read(fuzz_out, &mut buf[read..]) {
+                Ok(0) => return Ok(Answer::Closed { read }),
+                Ok(got) => read += got,
+                // A signal; or on a non-blocking `fuzz_out`, nothing after
+                // all (another reader took it): poll again.
+                Err(Error::Os {
+                    errno: Errno::INTR | Errno::AGAIN,
+                    ..
+                }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Answer::Complete)
     }
 
     impl CoordinatorComm {
@@ -518,25 +710,29 @@ mod coordinator {
             cmd: &mut Command,
             mem: SharedMem,
         ) -> core::result::Result<CoordinatorComm, RegionError> {
-            let pipes = (|| {
-                // Before the pipes: a worker's end given a free number in
-                // 3-5 would free it again when it is closed at the end of
-                // this call, for the standard library's exec-error pipe to
-                // take at the spawn.
-                sys::occupy_free_fds(FUZZ_IN_FD..=MEM_FD)?;
-                let (worker_in, coordinator_in) = sys::pipe_cloexec()?;
-                let (coordinator_out, worker_out) = sys::pipe_cloexec()?;
-                place_at_3_4_5(cmd, worker_in.as_fd(), worker_out.as_fd(), mem.as_fd())?;
-                Ok((coordinator_in, coordinator_out))
-            })();
-            match pipes {
-                Ok((fuzz_in, fuzz_out)) => Ok(CoordinatorComm {
-                    fuzz_in,
-                    fuzz_out,
-                    mem,
-                }),
+            match worker_pipes(mem.as_fd()) {
+                Ok((fuzz_in, fuzz_out, parked)) => {
+                    place_in_child(cmd, parked);
+                    Ok(CoordinatorComm {
+                        fuzz_in,
+                        fuzz_out,
+                        mem,
+                    })
+                }
                 Err(error) => Err(RegionError { error, mem }),
             }
+        }
+
+        /// [`read_answer`] on this worker's [`fuzz_out`](Self::fuzz_out):
+        /// its answer into the whole of `buf`, within `timeout`, or
+        /// [`Answer::Closed`] if it died, or [`Answer::TimedOut`] if it is
+        /// still at work (the example of [`read_answer`] kills it then).
+        ///
+        /// # Errors
+        ///
+        /// As [`read_answer`].
+        pub fn read_answer(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Answer> {
+            read_answer(&self.fuzz_out, buf, timeout)
         }
     }
 }

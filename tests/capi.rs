@@ -1,6 +1,7 @@
 //! The C ABI, from C: `include/fuzzshm.h` compiled by the C compiler and
 //! checked number by number against the crate, and a C coordinator and a C
-//! worker (`tests/c/pair.c`) in two processes, linked against the static
+//! worker (`tests/c/pair.c`) in two processes, and `fuzzshm_spawn`
+//! (`tests/c/spawn.c`), plain and under AddressSanitizer, linked against the static
 //! library built as the README says (`--no-default-features --features
 //! capi`, `panic = "abort"`), for the target these tests run on.
 //!
@@ -328,4 +329,17 @@ fn a_forked_c_child_closing_its_copy_leaves_the_parents_file() {
         &mut Command::new(c_program("forkclose", true)),
         "forkclose: ok",
     );
+}
+
+#[test]
+fn c_spawn_places_the_worker_s_fds_keeps_no_stray_end_and_hands_the_region_back() {
+    passes_leaving_nothing(&mut Command::new(c_program("spawn", true)), "spawn: ok");
+}
+
+#[test]
+fn c_spawn_under_asan() {
+    let exe = c_program_with("spawn", true, &["-fsanitize=address"]);
+    let mut program = Command::new(exe);
+    program.env("ASAN_OPTIONS", "detect_leaks=0");
+    passes_leaving_nothing(&mut program, "spawn: ok");
 }
