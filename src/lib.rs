@@ -191,7 +191,7 @@ mod sys;
 #[cfg(unix)]
 mod temp_file;
 #[cfg(unix)]
-mod worker_comm;
+mod worker;
 
 #[cfg(unix)]
 pub use error::{Errno, Error, Result};
@@ -206,9 +206,9 @@ pub use shadow::asan_poisoning;
 #[cfg(unix)]
 pub use shared_mem::SharedMem;
 #[cfg(all(unix, feature = "std"))]
-pub use worker_comm::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
+pub use worker::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 #[cfg(unix)]
-pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
+pub use worker::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 
 /// The README's examples, run as doctests so they cannot rot.
 #[cfg(doctest)]
