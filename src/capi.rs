@@ -33,10 +33,10 @@ use core::ptr;
 use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use static_assertions::const_assert;
 
+use crate::coordinator::WorkerComm;
 use crate::error::{status_table, Error, Result};
 use crate::header::{region_size, Header, HEADER_SIZE};
 use crate::shared_mem::SharedMem;
-use crate::worker_comm::WorkerComm;
 
 /// Bytes a C caller reserves for a handle: `sizeof(fuzzshm_t)`. Room to
 /// spare, so the handle can grow without changing the ABI.
@@ -478,7 +478,7 @@ pub unsafe extern "C" fn fuzzshm_spawn(
         Ok(mem) => mem,
         Err(code) => return code,
     };
-    let (calls, answers, parked) = match crate::worker_comm::worker_pipes(mem.as_fd()) {
+    let (calls, answers, parked) = match crate::coordinator::worker_pipes(mem.as_fd()) {
         Ok(pipes) => pipes,
         Err(error) => return status_of(error),
     };
@@ -511,7 +511,7 @@ pub unsafe extern "C" fn fuzzshm_spawn(
 /// NUL-terminated strings, `argv[0]` not null.
 #[cfg(not(target_os = "android"))]
 unsafe fn spawn_placed(
-    parked: &crate::worker_comm::Parked,
+    parked: &crate::coordinator::Parked,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> Result<libc::pid_t> {

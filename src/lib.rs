@@ -175,6 +175,8 @@ compile_error!(
 #[cfg(all(unix, feature = "capi"))]
 pub mod capi;
 #[cfg(unix)]
+mod coordinator;
+#[cfg(unix)]
 mod copy;
 #[cfg(unix)]
 mod error;
@@ -190,9 +192,11 @@ mod shared_mem;
 mod sys;
 #[cfg(unix)]
 mod temp_file;
-#[cfg(unix)]
-mod worker_comm;
 
+#[cfg(all(unix, feature = "std"))]
+pub use coordinator::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
+#[cfg(unix)]
+pub use coordinator::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 #[cfg(unix)]
 pub use error::{Errno, Error, Result};
 #[cfg(unix)]
@@ -205,10 +209,6 @@ pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 pub use shadow::asan_poisoning;
 #[cfg(unix)]
 pub use shared_mem::SharedMem;
-#[cfg(all(unix, feature = "std"))]
-pub use worker_comm::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
-#[cfg(unix)]
-pub use worker_comm::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 
 /// The README's examples, run as doctests so they cannot rot.
 #[cfg(doctest)]
