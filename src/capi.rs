@@ -478,7 +478,7 @@ pub unsafe extern "C" fn fuzzshm_spawn(
         Ok(mem) => mem,
         Err(code) => return code,
     };
-    let (calls, answers, parked) = match crate::worker::worker_pipes(mem.as_fd()) {
+    let (calls, answers, parked) = match crate::placement::worker_pipes(mem.as_fd()) {
         Ok(pipes) => pipes,
         Err(error) => return status_of(error),
     };
@@ -511,7 +511,7 @@ pub unsafe extern "C" fn fuzzshm_spawn(
 /// NUL-terminated strings, `argv[0]` not null.
 #[cfg(not(target_os = "android"))]
 unsafe fn spawn_placed(
-    parked: &crate::worker::Parked,
+    parked: &crate::placement::Parked,
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> Result<libc::pid_t> {

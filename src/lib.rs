@@ -174,12 +174,16 @@ compile_error!(
 
 #[cfg(all(unix, feature = "capi"))]
 pub mod capi;
+#[cfg(all(unix, feature = "std"))]
+mod coordinator;
 #[cfg(unix)]
 mod copy;
 #[cfg(unix)]
 mod error;
 #[cfg(unix)]
 mod header;
+#[cfg(all(unix, any(feature = "std", feature = "capi")))]
+mod placement;
 #[cfg(unix)]
 mod region;
 #[cfg(unix)]
@@ -193,6 +197,8 @@ mod temp_file;
 #[cfg(unix)]
 mod worker;
 
+#[cfg(all(unix, feature = "std"))]
+pub use coordinator::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 #[cfg(unix)]
 pub use error::{Errno, Error, Result};
 #[cfg(unix)]
@@ -205,8 +211,6 @@ pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 pub use shadow::asan_poisoning;
 #[cfg(unix)]
 pub use shared_mem::SharedMem;
-#[cfg(all(unix, feature = "std"))]
-pub use worker::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 #[cfg(unix)]
 pub use worker::{WorkerComm, FUZZ_IN_FD, FUZZ_OUT_FD, MEM_FD};
 
