@@ -173,6 +173,7 @@ compile_error!(
 );
 
 #[cfg(all(unix, feature = "capi"))]
+#[path = "capi/status.rs"]
 pub mod capi;
 #[cfg(all(unix, feature = "std"))]
 mod coordinator;
