@@ -173,7 +173,6 @@ compile_error!(
 );
 
 #[cfg(all(unix, feature = "capi"))]
-#[path = "capi/exports.rs"]
 pub mod capi;
 #[cfg(all(unix, feature = "std"))]
 mod coordinator;
