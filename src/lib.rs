@@ -31,7 +31,7 @@
 //! | `std`      | yes     | [`SharedMem::temp_file`], [`SharedMem::remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], `std::error::Error` |
 //! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
 //! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
-//! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (module `capi`); without `std`, the panic handler a C staticlib needs |
+//! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (C symbols only, no Rust items); without `std`, the panic handler a C staticlib needs |
 //!
 //! Without features the crate is `no_std`, allocates nothing, and still
 //! creates ([`SharedMem::create_in`], [`SharedMem::anonymous_in`], and on
@@ -173,7 +173,7 @@ compile_error!(
 );
 
 #[cfg(all(unix, feature = "capi"))]
-pub mod capi;
+mod capi;
 #[cfg(all(unix, feature = "std"))]
 mod coordinator;
 #[cfg(unix)]

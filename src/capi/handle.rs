@@ -154,3 +154,21 @@ pub(super) unsafe fn open_mut<'a>(
         Some(_) => Err(FUZZSHM_ECLOSED),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{HANDLE_ALIGN, HANDLE_SIZE};
+
+    /// The header's `fuzzshm_t` is the storage of this module's handle:
+    /// `FUZZSHM_HANDLE_SIZE` bytes, aligned as `FUZZSHM_ALIGN_8` says
+    /// (tests/capi.rs checks the C compiler's layout against the header).
+    #[test]
+    fn header_handle_storage_is_the_crate_handle() {
+        let header = include_str!("../../include/fuzzshm.h");
+        let size = alloc::format!("\n#define FUZZSHM_HANDLE_SIZE {HANDLE_SIZE}\n");
+        assert!(header.contains(&size), "{size:?} not in fuzzshm.h");
+        let align =
+            alloc::format!("\n#define FUZZSHM_ALIGN_{HANDLE_ALIGN} alignas({HANDLE_ALIGN})\n");
+        assert!(header.contains(&align), "{align:?} not in fuzzshm.h");
+    }
+}

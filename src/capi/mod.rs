@@ -4,7 +4,7 @@
 //! The conventions, which the header repeats for its readers:
 //!
 //! - **Handles live in the caller's storage.** `fuzzshm_t` is an opaque
-//!   block of [`HANDLE_SIZE`] bytes, 8-aligned, on the caller's stack, in a
+//!   block of `HANDLE_SIZE` bytes, 8-aligned, on the caller's stack, in a
 //!   static or in its heap: the library allocates nothing, so it embeds in
 //!   runtimes that must not call `malloc`. A constructor fills the block; a
 //!   zeroed block, or one whose constructor failed or that was closed, is
@@ -16,7 +16,7 @@
 //!   refuses an open handle (`FUZZSHM_EOPEN`) rather than leak it.
 //! - **Every fallible function returns an `int` status**: `0`, a positive
 //!   `FUZZSHM_E*` code (one per [`Error`](crate::Error) variant, plus
-//!   [`FUZZSHM_ENULL`], [`FUZZSHM_ECLOSED`] and [`FUZZSHM_EOPEN`]), or
+//!   `FUZZSHM_ENULL`, `FUZZSHM_ECLOSED` and `FUZZSHM_EOPEN`), or
 //!   `-errno` from the system call that failed, so the errno is kept
 //!   without a thread-local.
 //! - **Null pointers are refused** with `FUZZSHM_ENULL`, never dereferenced.
@@ -37,7 +37,3 @@ mod handle;
 #[cfg(all(not(feature = "std"), not(test)))]
 mod panic;
 mod status;
-
-pub use exports::*;
-pub use handle::{Handle, HANDLE_ALIGN, HANDLE_SIZE};
-pub use status::*;

@@ -27,6 +27,7 @@ macro_rules! c_statuses {
 
         /// Every `FUZZSHM_E*` status code, by its C name, in the order of
         /// the status table; `fuzzshm_strerror` gives each one's message.
+        #[cfg(test)]
         pub const STATUSES: &[(&str, c_int)] = &[
             $((stringify!($c_name), $c_name),)*
             $((stringify!($name), $name),)*
