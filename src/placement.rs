@@ -64,9 +64,9 @@ impl Parked {
 ///
 /// # Errors
 ///
-/// [`Error::Os`] from `open("/dev/null")`, `pipe2` or the duplication
-/// (`EMFILE` under a low `RLIMIT_NOFILE`); no descriptor of the attempt
-/// stays open (but the fillers of fds 3-5).
+/// [`Error::Os`](crate::Error::Os) from `open("/dev/null")`, `pipe2` or
+/// the duplication (`EMFILE` under a low `RLIMIT_NOFILE`); no descriptor of
+/// the attempt stays open (but the fillers of fds 3-5).
 pub(crate) fn worker_pipes(mem: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd, Parked)> {
     // Before the pipes: a worker's end given a free number in 3-5 would
     // free it again when it is closed at the end of this call.

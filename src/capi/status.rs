@@ -6,8 +6,9 @@ use core::ffi::{c_char, c_int};
 
 use crate::error::{status_table, Error, Result};
 
-/// Generates, from the status table, the `FUZZSHM_E*` constants, [`STATUSES`],
-/// [`status_of`] and the messages of [`fuzzshm_strerror`].
+/// Generates, from the status table, the `FUZZSHM_E*` constants,
+/// `STATUSES` (for the tests), [`status_of`] and the messages of
+/// [`fuzzshm_strerror`].
 macro_rules! c_statuses {
     (
         c_only { $($c_name:ident = $c_number:literal, $c_message:literal;)* }
