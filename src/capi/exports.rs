@@ -8,7 +8,7 @@ use core::ptr;
 
 use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::handle::{construct, install, open_mut, open_ref, refusal, Handle};
+use super::handle::{construct, install, open_mut, open_ref, refusal, take, Handle};
 use super::status::{status, status_of, FUZZSHM_ENULL};
 use crate::error::{Error, Result};
 use crate::header::{region_size, Header, HEADER_SIZE};
@@ -366,18 +366,7 @@ unsafe fn spawn_placed(
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_close(mem: *mut Handle) -> c_int {
     // SAFETY: the caller's contract.
-    if let Err(code) = unsafe { open_mut(mem) } {
-        return code;
-    }
-    // SAFETY: `open_mut` checked `mem` is non-null, and it points to a
-    // handle no other reference reaches (the caller's contract).
-    let handle = unsafe { &mut *mem };
-    handle.state = 0;
-    // SAFETY: the state was the open marker of this address (checked by
-    // `open_mut`), so `mem` holds a live region; the state is now closed,
-    // so it is read out only once.
-    let region = unsafe { handle.mem.assume_init_read() };
-    status(region.close())
+    unsafe { take(mem) }.map_or_else(|code| code, |region| status(region.close()))
 }
 
 /// [`Region::header`](crate::Region::header): the header, valid until

@@ -22,8 +22,8 @@ pub const HANDLE_ALIGN: usize = 8;
 pub struct Handle {
     /// [`open_marker`] of the handle's own address while `mem` holds a live
     /// region; anything else means not open.
-    pub(super) state: u64,
-    pub(super) mem: MaybeUninit<SharedMem>,
+    state: u64,
+    mem: MaybeUninit<SharedMem>,
 }
 
 /// The pattern of an open handle, before it is tied to an address. A
@@ -153,6 +153,25 @@ pub(super) unsafe fn open_mut<'a>(
         }
         Some(_) => Err(FUZZSHM_ECLOSED),
     }
+}
+
+/// Closes an open handle and hands out its region: the state is closed
+/// before the region is read out, so it is read out only once.
+///
+/// # Safety
+///
+/// As [`open_mut`].
+pub(super) unsafe fn take(mem: *mut Handle) -> core::result::Result<SharedMem, c_int> {
+    // SAFETY: the caller's contract.
+    unsafe { open_mut(mem) }?;
+    // SAFETY: `open_mut` checked `mem` is non-null, and it points to a
+    // handle no other reference reaches (the caller's contract).
+    let handle = unsafe { &mut *mem };
+    handle.state = 0;
+    // SAFETY: the state was the open marker of this address (checked by
+    // `open_mut`), so `mem` holds a live region; the state is now closed,
+    // so it is read out only once.
+    Ok(unsafe { handle.mem.assume_init_read() })
 }
 
 #[cfg(test)]
