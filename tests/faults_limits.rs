@@ -140,28 +140,24 @@ fn rlimit_fsize_is_an_efbig_error_never_sigxfsz_and_leaves_nothing() {
 struct SmallTmpfs(PathBuf);
 
 impl SmallTmpfs {
-    /// `None` (with the reason printed) where this system does not let the
-    /// test mount one: not root, or no mount namespace of its own.
+    /// `None` where this system does not let the test mount one (not root,
+    /// or no mount namespace of its own): a visible skip, and a failure
+    /// under CI.
     fn mount(path: &Path, size: &str) -> Option<SmallTmpfs> {
         std::fs::create_dir_all(path).unwrap();
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(path)
             .output();
-        match mounted {
-            Ok(output) if output.status.success() => Some(SmallTmpfs(path.to_owned())),
-            Ok(output) => {
-                eprintln!(
-                    "skipped: cannot mount a tmpfs here: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                );
-                None
-            }
-            Err(error) => {
-                eprintln!("skipped: no mount command: {error}");
-                None
-            }
-        }
+        let refused = match mounted {
+            Ok(output) if output.status.success() => return Some(SmallTmpfs(path.to_owned())),
+            Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            Err(error) => format!("no mount command: {error}"),
+        };
+        common::skip(&format!(
+            "the full-tmpfs test cannot mount a tmpfs here: {refused}"
+        ));
+        None
     }
 }
 
