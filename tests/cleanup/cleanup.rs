@@ -6,14 +6,15 @@
 //! Each check that lists the temp directory runs in a child process with
 //! `TMPDIR` set to a directory of its own, so parallel tests cannot race.
 
-mod common;
+use crate::common;
 
-use common::{entries, path_of, private_tmpdir};
+use crate::common::{entries, path_of, private_tmpdir};
 use fuzzshm::SharedMem;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "lifecycles" => lifecycles(),
         "panic-holding-a-region" => {
             let _mem = SharedMem::temp_file(4096).unwrap();
@@ -21,8 +22,9 @@ fn child_main() {
             panic!("planted: the region must still be removed while unwinding");
         }
         "fork-server" => fork_server(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// A fork server: a child forked without `exec` drops and closes its

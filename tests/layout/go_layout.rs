@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 
 use fuzzshm::{offsets, SharedMem, HEADER_SIZE};
 
-mod common;
+use crate::common;
 
 /// Go's name for the architecture these tests are compiled for, so the Go
 /// program is built for the same pointer width (i686 tests get GOARCH=386).
@@ -41,7 +41,7 @@ fn go_binary(goarch: &str) -> Option<PathBuf> {
         SAID.call_once(|| {
             let _ = writeln!(
                 std::io::stderr(),
-                "skipped: the Go layout proof (tests/go_layout.rs): `go` is not on PATH \
+                "skipped: the Go layout proof (tests/layout/go_layout.rs): `go` is not on PATH \
                  (bash .ci/go.sh installs it; with CI=true it is required)"
             );
         });

@@ -7,7 +7,7 @@
 //!
 //! The children run with a private `TMPDIR` and their output captured.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -15,16 +15,18 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Output, Stdio};
 
-use common::{entries, private_tmpdir};
+use crate::common::{entries, private_tmpdir};
 use fuzzshm::SharedMem;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "coordinator" => coordinator(),
         "holder" => holder(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// What a child prints once its regions are all made. The test harness

@@ -4,7 +4,7 @@
 //! process of its own, which must end normally (no `SIGXFSZ`, no `SIGBUS`)
 //! having left the file's size, the mapping and the directory as they were.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,14 +13,16 @@ use fuzzshm::{Error, SharedMem};
 use rustix::io::Errno;
 use rustix::process::Resource;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "resize-under-rlimit-as" => resize_under_rlimit_as(),
         "under-rlimit-fsize" => under_rlimit_fsize(),
         "on-a-full-tmpfs" => on_a_full_tmpfs(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// The regions a test tries: each backing the crate creates.

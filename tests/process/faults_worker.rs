@@ -3,7 +3,7 @@
 //! a coordinator whose fds 3-5 are free when it spawns a missing program,
 //! and a descriptor limit too low to attach a worker.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -16,16 +16,18 @@ use fuzzshm::{region_size, CoordinatorComm, Error, SharedMem, WorkerComm};
 use rustix::io::{fcntl_getfd, FdFlags};
 use rustix::pipe::PipeFlags;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "refused-then-taken" => refused_then_taken(),
         "worker-with-a-grandchild" => worker_with_a_grandchild(),
         "coordinator-with-free-low-fds" => coordinator_with_free_low_fds(),
         "attach-under-nofile" => attach_under_nofile(),
         "worker-without-a-coordinator" => worker_without_a_coordinator(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// The descriptor numbers 3, 4 and 5, whether open or not: only their

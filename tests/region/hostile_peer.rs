@@ -2,7 +2,7 @@
 //! through its own mapping of the same file. Every read API answers with an
 //! error or a well-defined value: never a panic, never a read out of bounds.
 
-mod model;
+use crate::model;
 
 use std::sync::atomic::Ordering;
 
