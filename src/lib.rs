@@ -100,10 +100,12 @@
 //!    turn it is touches the value. A `&[u8]` from [`Region::value`] or a
 //!    `&mut [u8]` from [`SharedMem::value_mut`] is valid on that basis, as a
 //!    `&[u8]` over a file is in memmap2. This is the one promise fuzzshm
-//!    cannot check: a peer that breaks it can make those bytes change under
-//!    a reference, and the data is then garbage; but every access still
-//!    stays inside the mapping, because no bound is read from shared
-//!    memory.
+//!    cannot check. A peer that breaks it changes bytes under a live
+//!    reference, which is undefined behaviour by Rust's rules: the compiler
+//!    may assume those bytes unchanged, so this process can act on values
+//!    that were never there together. What that undefined behaviour cannot
+//!    do is reach outside the mapping: no bound is ever read from shared
+//!    memory, so every access stays inside it.
 //! 3. **It may grow the file, and must not shrink it.** A grown file keeps
 //!    our mapping as it was until [`SharedMem::remap`]. Shrinking a file
 //!    under a mapping makes touching the lost pages raise `SIGBUS`, which no
