@@ -29,7 +29,8 @@ pub fn play(role: &str) -> bool {
 
 /// A fork server: a child forked without `exec` drops and closes its
 /// copies of the parent's regions; the parent's files stay, and the
-/// parent's own close removes them.
+/// parent's own close removes them. A region the child creates is named
+/// with the child's pid, not its parent's.
 fn fork_server() {
     let tmp = std::env::temp_dir();
     let dir = std::fs::File::open(&tmp).unwrap();
@@ -40,15 +41,18 @@ fn fork_server() {
     let names = entries(&tmp);
     assert_eq!(names.len(), 2);
     // SAFETY: this child process runs its one test on its main thread; the
-    // forked child makes only system calls (munmap, close, getpid) and
-    // exits with `_exit`, running no destructor of the parent's state.
+    // forked child makes only system calls (munmap, close, getpid, and
+    // `create_in`'s, which allocates nothing) and exits with `_exit`,
+    // running no destructor of the parent's state.
     match unsafe { libc::fork() } {
         0 => {
             let [first, second] = regions;
             drop(first);
             let closed = second.close().is_ok();
+            // Left behind on purpose, for the parent to read its name.
+            let created = SharedMem::create_in(&dir, 16).map(std::mem::forget);
             // SAFETY: ends the forked child at once, as after a fork.
-            unsafe { libc::_exit(if closed { 0 } else { 1 }) }
+            unsafe { libc::_exit(if closed && created.is_ok() { 0 } else { 1 }) }
         }
         -1 => panic!("fork failed"),
         child => {
@@ -56,6 +60,12 @@ fn fork_server() {
             // SAFETY: waits for the child just forked; `status` is ours.
             assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
             assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+            let mut new = entries(&tmp);
+            new.retain(|name| !names.contains(name));
+            assert_eq!(new.len(), 1, "the child's own region: {new:?}");
+            let prefix = format!("fuzz-{child}-");
+            assert!(new[0].starts_with(&prefix), "{} is not {prefix}*", new[0]);
+            std::fs::remove_file(tmp.join(&new[0])).unwrap();
         }
     }
     assert_eq!(
