@@ -17,7 +17,7 @@
 //!   directory into a buffer on the stack (Linux, Android).
 //!
 //! - `fuzzshm_list_dir`: the crate can list a directory (for
-//!   `SharedMem::remove_orphans_in`): with `getdents64`, or elsewhere with
+//!   `remove_orphans_in`): with `getdents64`, or elsewhere with
 //!   rustix's `Dir`, which needs the `alloc` feature.
 //!
 //! - `fuzzshm_x86_64_simd`: the copy's AVX streaming kernel

@@ -28,7 +28,7 @@
 //!
 //! | feature    | default | what it adds |
 //! |------------|---------|--------------|
-//! | `std`      | yes     | [`SharedMem::temp_file`], [`SharedMem::remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], `std::error::Error` |
+//! | `std`      | yes     | [`SharedMem::temp_file`], [`remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], `std::error::Error` |
 //! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
 //! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
 //! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (module `capi`); without `std`, the panic handler a C staticlib needs |
@@ -37,7 +37,7 @@
 //! creates ([`SharedMem::create_in`], [`SharedMem::anonymous_in`], and on
 //! Linux, Android and FreeBSD `SharedMem::memfd` and `SharedMem::anonymous`),
 //! maps, resizes and reads regions, removes orphaned files
-//! (`SharedMem::remove_orphans_in`, on Linux and Android; elsewhere it
+//! (`remove_orphans_in`, on Linux and Android; elsewhere it
 //! needs `alloc`), and takes a worker's descriptors ([`WorkerComm`]).
 //!
 //! # Nothing left behind
@@ -48,7 +48,7 @@
 //! or a file unlinked as soon as it is made ([`SharedMem::anonymous_in`]
 //! in a directory of your choice). Files that did leak, the crate's own
 //! `fuzz-<pid>-<8 hex digits>` ones, are removed by
-//! [`SharedMem::remove_orphans`] once their creator is gone.
+//! [`remove_orphans`] once their creator is gone.
 //!
 //! # Go parity
 //!
@@ -182,6 +182,8 @@ mod copy;
 mod error;
 #[cfg(unix)]
 mod header;
+#[cfg(all(unix, fuzzshm_list_dir))]
+mod orphans;
 #[cfg(unix)]
 mod region;
 #[cfg(unix)]
@@ -199,6 +201,10 @@ mod worker_comm;
 pub use error::{Errno, Error, Result};
 #[cfg(unix)]
 pub use header::{offsets, region_size, Header, HEADER_SIZE};
+#[cfg(all(unix, feature = "std"))]
+pub use orphans::remove_orphans;
+#[cfg(all(unix, fuzzshm_list_dir))]
+pub use orphans::remove_orphans_in;
 #[cfg(unix)]
 pub use region::Region;
 #[cfg(unix)]

@@ -228,7 +228,7 @@ impl SharedMem {
     ///   creates one, `fuzz-<pid>-<8 hex digits>`, and unlinked at once
     ///   (these systems have no `O_TMPFILE`). A process killed between
     ///   those two system calls leaves an empty file under its pid, which
-    ///   [`remove_orphans`](Self::remove_orphans) removes. Without `std`,
+    ///   [`remove_orphans`](crate::remove_orphans) removes. Without `std`,
     ///   use [`anonymous_in`](Self::anonymous_in).
     ///
     /// # Errors
@@ -308,105 +308,6 @@ impl SharedMem {
         sys::set_size(fd.as_fd(), size)?;
         let base = sys::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
-    }
-
-    /// `openat(dir, O_DIRECTORY)`, then as
-    /// [`remove_orphans_in`](Self::remove_orphans_in)—Removes the `fuzz-*`
-    /// files left in the directory at `dir` by processes that died without
-    /// closing their regions (a coordinator killed with `SIGKILL`), never
-    /// one whose creator is alive; returns how many it removed.
-    /// [`remove_orphans_in`](Self::remove_orphans_in) says exactly which
-    /// files those are, and where the pid in a name cannot tell.
-    ///
-    /// Call it at start-up on the temp directory
-    /// (`std::env::temp_dir()`), or switch to regions that cannot leak
-    /// ([`anonymous`](Self::anonymous)).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if `dir` cannot be opened (`ENOENT`, `ENOTDIR`,
-    /// `EACCES`) or listed, or a file in it cannot be examined or removed
-    /// for a reason other than those
-    /// [`remove_orphans_in`](Self::remove_orphans_in) passes over. Files
-    /// removed before the error stay removed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # // A directory of the test's own: no one else's files are touched.
-    /// # let tmp = tempfile::tempdir().unwrap();
-    /// # std::env::set_var("TMPDIR", tmp.path());
-    /// // A coordinator's start-up: clean what killed predecessors left.
-    /// let removed = fuzzshm::SharedMem::remove_orphans(std::env::temp_dir())?;
-    /// println!("removed {removed} orphaned fuzz-* files");
-    /// # assert_eq!(removed, 0);
-    /// # Ok::<(), fuzzshm::Error>(())
-    /// ```
-    #[cfg(feature = "std")]
-    pub fn remove_orphans(dir: impl AsRef<std::path::Path>) -> Result<usize> {
-        let dir = sys::open_dir(dir.as_ref())?;
-        crate::temp_file::remove_orphans(dir.as_fd())
-    }
-
-    /// `getdents64`, `kill(pid, 0)`, `fstatat`, `unlinkat`—Removes from the
-    /// directory open as `dir` every regular file named as this crate
-    /// names temp files whose creating process is gone; returns how many
-    /// it removed.
-    ///
-    /// - **Only our names**: `fuzz-<pid>-<8 hex digits>` exactly, as
-    ///   [`temp_file`](Self::temp_file) and [`create_in`](Self::create_in)
-    ///   spell them (decimal pid without leading zeros, lowercase hex). Go's
-    ///   own `fuzz-<digits>` files, any other name, directories and
-    ///   symbolic links (whatever they point to) are never touched.
-    /// - **Only the dead's**: the pid in the name is asked about with
-    ///   `kill(pid, 0)`, which sends nothing. Only `ESRCH` (no such process)
-    ///   counts as gone; a live process, one this user may not signal
-    ///   (`EPERM`), and any other answer keep the file.
-    /// - Files it may not remove (`EPERM`, `EACCES`: another user's in a
-    ///   sticky `/tmp`) and files that went meanwhile (`ENOENT`) are passed
-    ///   over and not counted.
-    ///
-    /// The directory is listed through a descriptor of its own: `dir`'s
-    /// offset is untouched and the call can be repeated. On Linux and
-    /// Android it needs no allocation (a buffer on the stack); elsewhere
-    /// it needs the `alloc` feature.
-    ///
-    /// Limits, since a name carries only a pid:
-    ///
-    /// - **A reused pid keeps a file longer**: if the creator died and a new
-    ///   process got its number, the file stays until that one is gone too.
-    ///   Never the other way round: a live creator's file is never removed.
-    /// - **A creator in another pid namespace looks gone**: its pid means
-    ///   nothing here (or names another process), so its live region could
-    ///   be removed. Give each pid namespace (container, sandbox) a temp
-    ///   directory of its own (a private `TMPDIR`), or clean a shared one
-    ///   only from the namespace that creates the files in it.
-    /// - A dead creator not yet reaped by its parent (a zombie) counts as
-    ///   alive until it is.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if `dir` cannot be listed (`ENOTDIR`, `EACCES`), or a
-    /// file cannot be examined (`fstatat`) or removed (`unlinkat`) for a
-    /// reason other than those passed over above. Files removed before the
-    /// error stay removed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use fuzzshm::SharedMem;
-    /// use rustix::fs::{open, Mode, OFlags};
-    /// let tmp = tempfile::tempdir()?;
-    /// let dir = open(tmp.path(), OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    /// let mine = SharedMem::create_in(&dir, 4096)?;
-    /// // Its creator, this process, is alive: the file is kept.
-    /// assert_eq!(SharedMem::remove_orphans_in(&dir)?, 0);
-    /// mine.close()?; // and removed here
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[cfg(fuzzshm_list_dir)]
-    pub fn remove_orphans_in(dir: impl AsFd) -> Result<usize> {
-        crate::temp_file::remove_orphans(dir.as_fd())
     }
 
     /// `sharedMemMapFile(f, size, false)`—Maps the first `size` bytes (header

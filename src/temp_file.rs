@@ -3,9 +3,9 @@
 //! exclusive creation, and their removal on close. [`SharedMem`] only owns
 //! the mapping; this module owns the name.
 //!
-//! Also the files that have none ([`TempFile::unnamed_in`]), and the policy
-//! on names left behind by a process that died: which are ours, and whose
-//! creator is gone ([`remove_orphans`]).
+//! Also the files that have none ([`TempFile::unnamed_in`]). The names
+//! are [`name`]'s; those left behind by a process that died are
+//! [`crate::orphans`]'.
 //!
 //! [`SharedMem`]: crate::SharedMem
 
@@ -19,7 +19,7 @@ use crate::sys;
 
 mod name;
 
-use name::TempName;
+pub(crate) use name::TempName;
 
 /// How many names [`TempFile::create`] tries before giving up; with 32
 /// random bits per name and this process's pid beside them, that many
@@ -199,71 +199,10 @@ impl TempFile {
     /// A new, empty file created with a name of its own in `dir`, as
     /// [`create`](Self::create) does, and unlinked at once. A process that
     /// dies between the two calls leaves an empty file under this
-    /// process's pid, which [`remove_orphans`] removes.
+    /// process's pid, which [`remove_orphans`](crate::remove_orphans) removes.
     pub(crate) fn created_then_unlinked(dir: TempDir) -> Result<OwnedFd> {
         let (fd, file) = TempFile::create(dir)?;
         file.remove().map(|()| fd)
-    }
-}
-
-/// `unlinkat` of every regular file in `dir` named as [`TempFile::create`]
-/// names them whose creator is gone ([`is_orphan`]); returns how many it
-/// removed.
-///
-/// A file it may not remove (`EPERM`, `EACCES`: another user's in a sticky
-/// `/tmp`) or that went meanwhile (`ENOENT`: its creator closed it, or
-/// another cleaner was first) is passed over and not counted; any other
-/// error stops the walk and is returned.
-#[cfg(fuzzshm_list_dir)]
-pub(crate) fn remove_orphans(dir: BorrowedFd<'_>) -> Result<usize> {
-    let mut removed = 0;
-    sys::for_each_entry(dir, |name| {
-        if !is_orphan(dir, name)? {
-            return Ok(());
-        }
-        match sys::unlink(dir, name) {
-            Ok(()) => removed += 1,
-            Err(Error::Os {
-                errno: Errno::NOENT | Errno::PERM | Errno::ACCESS,
-                ..
-            }) => {}
-            Err(error) => return Err(error),
-        }
-        Ok(())
-    })?;
-    Ok(removed)
-}
-
-/// Whether the entry `name` of `dir` is an orphan: named exactly as ours
-/// ([`TempName::parse`]), a regular file (not a directory, not a symbolic
-/// link, whatever it points to), and its creator gone.
-///
-/// Gone means `kill(pid, 0)` answers `ESRCH`. Any other answer (the
-/// process exists, exists but is another user's: `EPERM`, or anything
-/// unexpected) keeps the file: a live creator's region must never be
-/// removed, and a file kept too long costs only disk.
-#[cfg(fuzzshm_list_dir)]
-fn is_orphan(dir: BorrowedFd<'_>, name: &CStr) -> Result<bool> {
-    let Some(ours) = TempName::parse(name.to_bytes()) else {
-        return Ok(false);
-    };
-    let creator_gone = matches!(
-        sys::probe_process(ours.pid),
-        Err(Error::Os {
-            errno: Errno::SRCH,
-            ..
-        })
-    );
-    if !creator_gone {
-        return Ok(false);
-    }
-    match sys::file_type_at(dir, name) {
-        Ok(file_type) => Ok(file_type == rustix::fs::FileType::RegularFile),
-        Err(Error::Os {
-            errno: Errno::NOENT,
-            ..
-        }) => Ok(false),
-        Err(error) => Err(error),
     }
 }
 

@@ -189,7 +189,7 @@ fn a_killed_coordinator_leaves_only_named_files_and_remove_orphans_takes_exactly
     let (dead, live) = (coordinator.process.id(), holder.process.id());
 
     // Both creators are alive: nothing is an orphan.
-    assert_eq!(SharedMem::remove_orphans_in(&dir_fd).unwrap(), 0);
+    assert_eq!(fuzzshm::remove_orphans_in(&dir_fd).unwrap(), 0);
     assert_eq!(entries(&dir).len(), 8 + 2);
 
     coordinator.process.kill().unwrap();
@@ -211,10 +211,10 @@ fn a_killed_coordinator_leaves_only_named_files_and_remove_orphans_takes_exactly
 
     // The same descriptor as the first call: each call lists the
     // directory from its first entry.
-    assert_eq!(SharedMem::remove_orphans_in(&dir_fd).unwrap(), 8);
+    assert_eq!(fuzzshm::remove_orphans_in(&dir_fd).unwrap(), 8);
     assert_eq!(sorted(entries(&dir)), kept);
-    assert_eq!(SharedMem::remove_orphans(&dir).unwrap(), 0);
-    assert_eq!(SharedMem::remove_orphans_in(&dir_fd).unwrap(), 0);
+    assert_eq!(fuzzshm::remove_orphans(&dir).unwrap(), 0);
+    assert_eq!(fuzzshm::remove_orphans_in(&dir_fd).unwrap(), 0);
     assert_eq!(sorted(entries(&dir)), kept);
     let inside = dir.join(format!("fuzz-{dead}-0badc0de"));
     assert_eq!(entries(&inside).len(), 1, "looked into a directory");
