@@ -226,11 +226,11 @@ unsafe fn open_mut<'a>(handle: *mut Handle) -> core::result::Result<&'a mut Shar
 }
 
 /// Takes ownership of a descriptor number, refusing a negative one with
-/// `EBADF` in the name of `caller`, the C function it was passed to.
-fn owned_fd(caller: &'static str, fd: RawFd) -> Result<OwnedFd> {
+/// the `EBADF` of `fstat`, the first call made on it.
+fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
     if fd < 0 {
         return Err(Error::Os {
-            call: caller,
+            call: "fstat",
             errno: rustix::io::Errno::BADF,
         });
     }
@@ -288,7 +288,7 @@ pub unsafe extern "C" fn fuzzshm_create_in(
     let make = || {
         if dir_fd < 0 {
             return Err(Error::Os {
-                call: "fuzzshm_create_in",
+                call: "fcntl(F_DUPFD_CLOEXEC)",
                 errno: rustix::io::Errno::BADF,
             });
         }
@@ -355,7 +355,7 @@ pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) ->
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
     // Owned before `out` is looked at, so that a refused `out` closes it.
-    let fd = owned_fd("fuzzshm_from_fd", fd);
+    let fd = owned_fd(fd);
     let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.
@@ -375,7 +375,7 @@ pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usize) -> c_int {
     // Owned before `out` is looked at, so that a refused `out` closes it.
-    let fd = owned_fd("fuzzshm_map_file", fd);
+    let fd = owned_fd(fd);
     let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.
@@ -870,6 +870,8 @@ mod tests {
             Error::Misaligned { addr: 1, align: 8 },
             Error::NameCollision { attempts: 1 },
             Error::AlreadyTaken,
+            Error::NotInherited { fd: 3 },
+            Error::SameFd { fd: 3 },
         ];
         let codes: BTreeSet<c_int> = errors.iter().map(|&error| status_of(error)).collect();
         assert_eq!(codes.len(), STATUSES.len() - 3, "an error per code");

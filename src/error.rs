@@ -10,9 +10,13 @@ pub use rustix::io::Errno;
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// A system call failed; `call` names it (`"mmap"`, `"openat"`, ...).
+    /// A system call failed, or was refused before it was made with the
+    /// errno the kernel would have given: `EBADF` for a negative
+    /// descriptor, `ftruncate`'s `EFBIG` for a size past `RLIMIT_FSIZE`
+    /// (where the kernel would raise `SIGXFSZ` first).
     Os {
-        /// The system call that failed.
+        /// The system call: `"mmap"`, `"openat"`, or with the argument
+        /// that tells it apart (`"fcntl(F_SETFD)"`, `"openat($TMPDIR/fuzz-*)"`).
         call: &'static str,
         /// What the kernel answered.
         errno: Errno,
@@ -59,7 +63,8 @@ pub enum Error {
         /// The `st_mode` that `fstat` reported.
         mode: u32,
     },
-    /// An inherited descriptor (fd 3 or 4 of a worker) is not a pipe.
+    /// A worker's `fuzz_in` or `fuzz_out` descriptor (fd 3 or 4 when
+    /// inherited) is neither a pipe nor a socket.
     NotPipe {
         /// The descriptor number.
         fd: i32,
@@ -90,6 +95,20 @@ pub enum Error {
     /// The worker's descriptors were already taken by an earlier
     /// [`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited).
     AlreadyTaken,
+    /// A descriptor a worker inherits (fd 3, 4 or 5) is not open: the
+    /// process was not started by a coordinator
+    /// ([`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited)).
+    NotInherited {
+        /// The descriptor number.
+        fd: i32,
+    },
+    /// One descriptor was given for two of a worker's three
+    /// ([`WorkerComm::from_raw_fds`](crate::WorkerComm::from_raw_fds)): it
+    /// would have two owners, and be closed twice.
+    SameFd {
+        /// The descriptor number.
+        fd: i32,
+    },
 }
 
 /// This crate's result type.
@@ -169,6 +188,8 @@ impl fmt::Debug for Error {
                 .field("attempts", &attempts)
                 .finish(),
             Error::AlreadyTaken => f.write_str("AlreadyTaken"),
+            Error::NotInherited { fd } => f.debug_struct("NotInherited").field("fd", &fd).finish(),
+            Error::SameFd { fd } => f.debug_struct("SameFd").field("fd", &fd).finish(),
         }
     }
 }
@@ -214,6 +235,10 @@ macro_rules! status_table {
                     "no free fuzz-* file name";
                 AlreadyTaken => FUZZSHM_EALREADY_TAKEN = 13,
                     "the worker's descriptors were already taken";
+                NotInherited => FUZZSHM_ENOT_INHERITED = 15,
+                    "an inherited descriptor is not open";
+                SameFd => FUZZSHM_ESAME_FD = 16,
+                    "one descriptor was given twice";
             }
         }
     };
@@ -272,6 +297,11 @@ impl fmt::Display for Error {
             }
             Error::NameCollision { attempts } => write!(f, "{summary} after {attempts} attempts"),
             Error::AlreadyTaken => f.write_str(summary),
+            Error::NotInherited { fd } => write!(
+                f,
+                "{summary}: fd {fd} (was this process started by a coordinator?)"
+            ),
+            Error::SameFd { fd } => write!(f, "{summary}: fd {fd}"),
         }
     }
 }

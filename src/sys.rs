@@ -137,7 +137,7 @@ pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
 pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
     use rustix::io::Errno;
     rustix::io::fcntl_dupfd_cloexec(fd, min).map_err(|errno| Error::Os {
-        call: "fcntl(F_DUPFD_CLOEXEC) under RLIMIT_NOFILE",
+        call: "fcntl(F_DUPFD_CLOEXEC)",
         errno: if errno == Errno::INVAL {
             Errno::MFILE
         } else {
