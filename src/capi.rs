@@ -861,8 +861,13 @@ mod tests {
             },
             Error::TooSmall { size: 1, needed: 2 },
             Error::TooLarge { size: 1 },
-            Error::NotRegularFile { mode: 0o40755 },
-            Error::NotPipe { fd: 3, mode: 0 },
+            Error::NotRegularFile {
+                mode: crate::FileMode(0o40755),
+            },
+            Error::NotPipe {
+                fd: 3,
+                mode: crate::FileMode(0),
+            },
             Error::ShrinkRefused {
                 capacity: 2,
                 requested: 1,

@@ -7,7 +7,7 @@ pub use rustix::io::Errno;
 /// What went wrong, with the number that was wrong or the errno the kernel gave.
 ///
 /// No function in this crate panics on bad input; each returns one of these.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed, or was refused before it was made with the
@@ -61,7 +61,7 @@ pub enum Error {
     /// pipe, a socket, a device...).
     NotRegularFile {
         /// The `st_mode` that `fstat` reported.
-        mode: u32,
+        mode: FileMode,
     },
     /// A worker's `fuzz_in` or `fuzz_out` descriptor (fd 3 or 4 when
     /// inherited) is neither a pipe nor a socket.
@@ -69,7 +69,7 @@ pub enum Error {
         /// The descriptor number.
         fd: i32,
         /// The `st_mode` that `fstat` reported.
-        mode: u32,
+        mode: FileMode,
     },
     /// `resize` was asked to make the region smaller; regions only grow, so
     /// a peer that still maps the old size can never fault.
@@ -111,11 +111,29 @@ pub enum Error {
     },
 }
 
+/// A file's `st_mode` (type and permissions), shown in octal as `ls` and
+/// `stat` show it: `0o40755` is a directory.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileMode(pub u32);
+
+impl fmt::Debug for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#o}", self.0)
+    }
+}
+
+impl fmt::Display for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
 /// This crate's result type.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 impl Error {
     /// The errno of an [`Error::Os`], as the raw number; `None` for the others.
+    #[must_use]
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { errno, .. } => Some(errno.raw_os_error()),
@@ -126,71 +144,6 @@ impl Error {
     /// Builds the `map_err` adapter for a failed system call.
     pub(crate) fn os(call: &'static str) -> impl FnOnce(Errno) -> Error {
         move |errno| Error::Os { call, errno }
-    }
-}
-
-/// As derived, but file modes in octal, as `Display` and `ls` show them.
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Error::NotRegularFile { mode } => f
-                .debug_struct("NotRegularFile")
-                .field("mode", &format_args!("{mode:#o}"))
-                .finish(),
-            Error::NotPipe { fd, mode } => f
-                .debug_struct("NotPipe")
-                .field("fd", &fd)
-                .field("mode", &format_args!("{mode:#o}"))
-                .finish(),
-            Error::Os { call, errno } => f
-                .debug_struct("Os")
-                .field("call", &call)
-                .field("errno", &errno)
-                .finish(),
-            Error::SizeOverflow { capacity } => f
-                .debug_struct("SizeOverflow")
-                .field("capacity", &capacity)
-                .finish(),
-            Error::ValueTooLarge { len, capacity } => f
-                .debug_struct("ValueTooLarge")
-                .field("len", &len)
-                .field("capacity", &capacity)
-                .finish(),
-            Error::CorruptValueLen {
-                value_len,
-                capacity,
-            } => f
-                .debug_struct("CorruptValueLen")
-                .field("value_len", &value_len)
-                .field("capacity", &capacity)
-                .finish(),
-            Error::TooSmall { size, needed } => f
-                .debug_struct("TooSmall")
-                .field("size", &size)
-                .field("needed", &needed)
-                .finish(),
-            Error::TooLarge { size } => f.debug_struct("TooLarge").field("size", &size).finish(),
-            Error::ShrinkRefused {
-                capacity,
-                requested,
-            } => f
-                .debug_struct("ShrinkRefused")
-                .field("capacity", &capacity)
-                .field("requested", &requested)
-                .finish(),
-            Error::Misaligned { addr, align } => f
-                .debug_struct("Misaligned")
-                .field("addr", &format_args!("{addr:#x}"))
-                .field("align", &align)
-                .finish(),
-            Error::NameCollision { attempts } => f
-                .debug_struct("NameCollision")
-                .field("attempts", &attempts)
-                .finish(),
-            Error::AlreadyTaken => f.write_str("AlreadyTaken"),
-            Error::NotInherited { fd } => f.debug_struct("NotInherited").field("fd", &fd).finish(),
-            Error::SameFd { fd } => f.debug_struct("SameFd").field("fd", &fd).finish(),
-        }
     }
 }
 
@@ -286,8 +239,8 @@ impl fmt::Display for Error {
                 write!(f, "{summary}: {size} bytes, {needed} needed")
             }
             Error::TooLarge { size } => write!(f, "{summary}: {size} bytes"),
-            Error::NotRegularFile { mode } => write!(f, "{summary} (st_mode {mode:#o})"),
-            Error::NotPipe { fd, mode } => write!(f, "{summary}: fd {fd} (st_mode {mode:#o})"),
+            Error::NotRegularFile { mode } => write!(f, "{summary} (st_mode {mode})"),
+            Error::NotPipe { fd, mode } => write!(f, "{summary}: fd {fd} (st_mode {mode})"),
             Error::ShrinkRefused {
                 capacity,
                 requested,

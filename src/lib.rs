@@ -198,7 +198,7 @@ mod temp_file;
 mod worker_comm;
 
 #[cfg(unix)]
-pub use error::{Errno, Error, Result};
+pub use error::{Errno, Error, FileMode, Result};
 #[cfg(unix)]
 pub use header::{offsets, region_size, Header, HEADER_SIZE};
 #[cfg(all(unix, feature = "std"))]

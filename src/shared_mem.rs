@@ -67,6 +67,11 @@ pub struct SharedMem {
     reserve_whole: bool,
 }
 
+/// [`region_size`], or [`Error::SizeOverflow`] naming `capacity`.
+fn size_for(capacity: usize) -> Result<usize> {
+    region_size(capacity).ok_or(Error::SizeOverflow { capacity })
+}
+
 /// The policy on a file's size: it must hold a header and fit in one
 /// mapping (`isize::MAX` bytes, the most a slice may span; more than the
 /// address space on 32-bit targets, where the size is `u64`).
@@ -123,7 +128,7 @@ impl SharedMem {
     /// ```
     #[cfg(feature = "std")]
     pub fn temp_file(capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::create_sized(TempFile::create_in_temp_dir()?, size)
     }
 
@@ -131,7 +136,7 @@ impl SharedMem {
     /// opened for the purpose and kept open to remove the file from.
     #[cfg(feature = "capi")]
     pub(crate) fn create_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::create_sized(TempFile::create(TempDir::open(path)?)?, size)
     }
 
@@ -159,7 +164,7 @@ impl SharedMem {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::create_sized(TempFile::create(TempDir::duplicate(dir.as_fd())?)?, size)
     }
 
@@ -204,7 +209,7 @@ impl SharedMem {
         doc(cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd")))
     )]
     pub fn memfd(capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         let fd = sys::sealed_memfd(size)?;
         let base = sys::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
@@ -253,7 +258,7 @@ impl SharedMem {
         }
         #[cfg(not(fuzzshm_memfd))]
         {
-            let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+            let size = size_for(capacity)?;
             Self::map_unnamed(TempFile::created_then_unlinked(TempDir::current()?)?, size)
         }
     }
@@ -263,7 +268,7 @@ impl SharedMem {
     /// names, as for `fuzzshm_temp_file`.
     #[cfg(all(feature = "capi", not(fuzzshm_memfd)))]
     pub(crate) fn anonymous_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::map_unnamed(TempFile::created_then_unlinked(TempDir::open(path)?)?, size)
     }
 
@@ -298,7 +303,7 @@ impl SharedMem {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn anonymous_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::map_unnamed(TempFile::unnamed_in(dir.as_fd())?, size)
     }
 
@@ -533,6 +538,7 @@ impl SharedMem {
     /// before are not reserved: on a file system that can fill up, call
     /// [`reserve_whole`](Self::reserve_whole) first.
     #[inline]
+    #[must_use]
     pub fn value_buffer_mut(&mut self) -> &mut [u8] {
         self.region.value_buffer_mut()
     }
@@ -575,7 +581,7 @@ impl SharedMem {
                 requested: capacity,
             });
         }
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         let old_size = self.region.size();
         if size == old_size {
             return Ok(());

@@ -273,7 +273,7 @@ pub(crate) fn check_size_limit(size: usize) -> Result<()> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FileFacts {
     /// `st_mode`: the file type and permissions.
-    pub(crate) mode: u32,
+    pub(crate) mode: crate::FileMode,
     /// `st_size`; a negative size (no regular file has one) reads as
     /// `u64::MAX` rather than wrapping to a small number.
     pub(crate) size: u64,
@@ -281,7 +281,7 @@ pub(crate) struct FileFacts {
 
 impl FileFacts {
     pub(crate) fn file_type(&self) -> FileType {
-        FileType::from_raw_mode(self.mode as _)
+        FileType::from_raw_mode(self.mode.0 as _)
     }
 }
 
@@ -289,7 +289,7 @@ impl FileFacts {
 pub(crate) fn stat(fd: BorrowedFd<'_>) -> Result<FileFacts> {
     let stat = fs::fstat(fd).map_err(Error::os("fstat"))?;
     Ok(FileFacts {
-        mode: stat.st_mode as u32,
+        mode: crate::FileMode(stat.st_mode as u32),
         size: u64::try_from(stat.st_size).unwrap_or(u64::MAX),
     })
 }

@@ -52,7 +52,7 @@ fn errno_of(result: fuzzshm::Result<impl std::fmt::Debug>) -> Errno {
 /// Asserts a refused resize left the region exactly as it was: the same
 /// address and size, the same file size, the value readable, and the
 /// region still able to grow within the limits.
-fn assert_untouched(name: &str, mem: &mut SharedMem, before: (*mut u8, usize, u64)) {
+fn assert_untouched(name: &str, mem: &mut SharedMem, before: (*const u8, usize, u64)) {
     assert_eq!(
         (mem.as_ptr(), mem.size(), file_size(mem)),
         before,

@@ -293,7 +293,9 @@ fn worker_without_a_coordinator() {
         "an inherited descriptor is not open: fd 3 \
          (was this process started by a coordinator?)"
     );
-    let directory = Error::NotRegularFile { mode: 0o40755 };
+    let directory = Error::NotRegularFile {
+        mode: fuzzshm::FileMode(0o40755),
+    };
     assert!(directory.to_string().contains("0o40755"), "{directory}");
     assert_eq!(format!("{directory:?}"), "NotRegularFile { mode: 0o40755 }");
 }
