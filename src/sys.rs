@@ -404,18 +404,20 @@ pub(crate) unsafe fn remap_then(
     then: impl FnOnce() -> Result<()>,
 ) -> (NonNull<u8>, Result<()>) {
     #[cfg(fuzzshm_mremap)]
-    // SAFETY: the caller guarantees the mapping. Without MAYMOVE the kernel
-    // only ever extends or trims it where it is, or refuses.
-    unsafe {
+    {
         let old = addr.as_ptr().cast::<c_void>();
         let in_place = mm::MremapFlags::empty();
-        if mm::mremap(old, old_size, new_size, in_place).is_ok() {
+        // SAFETY: the caller guarantees the mapping. Without MAYMOVE the
+        // kernel only ever extends it where it is, or refuses.
+        if unsafe { mm::mremap(old, old_size, new_size, in_place) }.is_ok() {
             return match then() {
                 Ok(()) => (addr, Ok(())),
                 Err(error) => {
-                    // Trimming a mapping's end needs no new mapping, so it
-                    // has nothing to fail for.
-                    let _ = mm::mremap(old, new_size, old_size, in_place);
+                    // SAFETY: the mapping just grown in place, whose new
+                    // tail nothing touched. Without MAYMOVE its end is
+                    // trimmed where it is; that needs no new mapping, so
+                    // it has nothing to fail for.
+                    let _ = unsafe { mm::mremap(old, new_size, old_size, in_place) };
                     (addr, Err(error))
                 }
             };
@@ -431,14 +433,14 @@ pub(crate) unsafe fn remap_then(
         return (addr, Err(error));
     }
     #[cfg(fuzzshm_mremap)]
-    // SAFETY: the caller guarantees the old mapping; the target range is
-    // exactly `moved`, ours and never handed out, which MREMAP_FIXED
-    // replaces. On failure both mappings are as they were.
-    unsafe {
+    {
         let flags = mm::MremapFlags::MAYMOVE;
         let old = addr.as_ptr().cast::<c_void>();
         let target = moved.as_ptr().cast::<c_void>();
-        if mm::mremap_fixed(old, old_size, new_size, flags, target).is_ok() {
+        // SAFETY: the caller guarantees the old mapping; the target range
+        // is exactly `moved`, ours and never handed out, which
+        // MREMAP_FIXED replaces. On failure both mappings are as they were.
+        if unsafe { mm::mremap_fixed(old, old_size, new_size, flags, target) }.is_ok() {
             return (moved, Ok(()));
         }
     }

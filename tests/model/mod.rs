@@ -335,7 +335,11 @@ pub unsafe fn poke(region: &Region, offset: usize, bytes: &[u8]) {
     // SAFETY: the range is inside the region (asserted), whose memory is
     // writable; the caller keeps every reference off it meanwhile.
     unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), region.as_mut_ptr().add(offset), bytes.len())
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            region.as_mut_ptr().wrapping_add(offset),
+            bytes.len(),
+        )
     }
 }
 

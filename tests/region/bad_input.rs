@@ -194,7 +194,7 @@ fn corrupt_value_lengths_are_errors() {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bad.to_ne_bytes().as_ptr(),
-                peer.as_mut_ptr().add(at),
+                peer.as_mut_ptr().wrapping_add(at),
                 8.min(size_of::<isize>()),
             )
         };

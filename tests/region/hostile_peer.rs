@@ -77,8 +77,9 @@ fn every_raw_in_mem_byte() {
     // And we write it as Go does: exactly 1.
     mem.header().set_raw_in_mem(true);
     assert!(peer.header().raw_in_mem());
+    let raw_in_mem = peer.as_ptr().wrapping_add(offsets::RAW_IN_MEM);
     // SAFETY: the offset is inside the peer's mapping; nothing writes it now.
-    assert_eq!(unsafe { *peer.as_ptr().add(offsets::RAW_IN_MEM) }, 1);
+    assert_eq!(unsafe { *raw_in_mem }, 1);
 }
 
 #[test]
