@@ -131,7 +131,7 @@ pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
 
 /// [`dup_cloexec`], where a number below `min` would not do: a limit on
 /// descriptors (`RLIMIT_NOFILE`) at or below `min` is reported as what it
-/// is, `EMFILE` naming the limit, rather than the `EINVAL` the kernel
+/// is, `EMFILE`, rather than the `EINVAL` the kernel
 /// gives for a `min` past it.
 #[cfg(any(feature = "std", feature = "capi"))]
 pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
