@@ -273,7 +273,7 @@ fn temp_dir() -> &'static CStr {
     }
 }
 
-/// [`SharedMem::create_in`]: as [`fuzzshm_temp_file`], in the directory
+/// [`SharedMem::temp_file_in`]: as [`fuzzshm_temp_file`], in the directory
 /// open as `dir_fd` (borrowed; the handle keeps its own duplicate).
 ///
 /// # Safety
@@ -295,7 +295,7 @@ pub unsafe extern "C" fn fuzzshm_create_in(
         // SAFETY: non-negative, so an open descriptor by the caller's
         // contract; borrowed for this call only, and the caller keeps it open.
         let dir = unsafe { rustix::fd::BorrowedFd::borrow_raw(dir_fd) };
-        SharedMem::create_in(dir, capacity)
+        SharedMem::temp_file_in(dir, capacity)
     };
     // SAFETY: the caller's contract, passed on.
     unsafe { construct(out, make) }

@@ -34,7 +34,7 @@
 //! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (module `capi`); without `std`, the panic handler a C staticlib needs |
 //!
 //! Without features the crate is `no_std`, allocates nothing, and still
-//! creates ([`SharedMem::create_in`], [`SharedMem::anonymous_in`], and on
+//! creates ([`SharedMem::temp_file_in`], [`SharedMem::anonymous_in`], and on
 //! Linux, Android and FreeBSD `SharedMem::memfd` and `SharedMem::anonymous`),
 //! maps, resizes and reads regions, removes orphaned files
 //! (`remove_orphans_in`, on Linux and Android; elsewhere it
@@ -55,7 +55,7 @@
 //! | Go (`internal/fuzz`)           | fuzzshm |
 //! |--------------------------------|---------|
 //! | `sharedMemSize(n)`             | [`region_size`] |
-//! | `sharedMemTempFile(n)`         | [`SharedMem::temp_file`], [`SharedMem::create_in`] |
+//! | `sharedMemTempFile(n)`         | [`SharedMem::temp_file`], [`SharedMem::temp_file_in`] |
 //! | `sharedMemMapFile(f, size, rm)`| [`SharedMem::map_file`] (`unsafe`) |
 //! | `getWorkerComm`                | [`SharedMem::from_fd`], [`WorkerComm::from_inherited`] (both `unsafe`) |
 //! | `header()`                     | [`Region::header`] |
@@ -76,7 +76,7 @@
 //! cannot see is a second mapping of the same file in this process: one
 //! mapping's [`Region::value`] and the other's [`SharedMem::value_mut`]
 //! would be a `&[u8]` and a `&mut [u8]` over the same bytes. So creating a
-//! region ([`SharedMem::temp_file`], [`SharedMem::create_in`],
+//! region ([`SharedMem::temp_file`], [`SharedMem::temp_file_in`],
 //! `SharedMem::memfd`, [`SharedMem::anonymous`], [`SharedMem::anonymous_in`])
 //! is safe, and adopting a descriptor that may already
 //! be mapped here ([`SharedMem::from_fd`], [`SharedMem::map_file`],

@@ -51,7 +51,7 @@ pub fn remove_orphans(dir: impl AsRef<std::path::Path>) -> Result<usize> {
 ///
 /// - **Only our names**: `fuzz-<pid>-<8 hex digits>` exactly, as
 ///   [`SharedMem::temp_file`](crate::SharedMem::temp_file) and
-///   [`SharedMem::create_in`](crate::SharedMem::create_in) spell them
+///   [`SharedMem::temp_file_in`](crate::SharedMem::temp_file_in) spell them
 ///   (decimal pid without leading zeros, lowercase hex). Go's own
 ///   `fuzz-<digits>` files, any other name, directories and symbolic links
 ///   (whatever they point to) are never touched.
@@ -94,7 +94,7 @@ pub fn remove_orphans(dir: impl AsRef<std::path::Path>) -> Result<usize> {
 /// use rustix::fs::{open, Mode, OFlags};
 /// let tmp = tempfile::tempdir()?;
 /// let dir = open(tmp.path(), OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-/// let mine = fuzzshm::SharedMem::create_in(&dir, 4096)?;
+/// let mine = fuzzshm::SharedMem::temp_file_in(&dir, 4096)?;
 /// // Its creator, this process, is alive: the file is kept.
 /// assert_eq!(fuzzshm::remove_orphans_in(&dir)?, 0);
 /// mine.close()?; // and removed here

@@ -32,7 +32,7 @@ use crate::temp_file::{TempDir, TempFile};
 /// # One mapping per file in a process
 ///
 /// Creating a region ([`temp_file`](Self::temp_file),
-/// [`create_in`](Self::create_in), [`memfd`](Self::memfd),
+/// [`temp_file_in`](Self::temp_file_in), [`memfd`](Self::memfd),
 /// [`anonymous`](Self::anonymous), [`anonymous_in`](Self::anonymous_in))
 /// is safe: the file is new, and this `SharedMem` is its only mapping here.
 /// Adopting a descriptor ([`from_fd`](Self::from_fd), [`map_file`](Self::map_file),
@@ -106,7 +106,7 @@ impl SharedMem {
     /// directory removed and re-created, is followed; a relative `TMPDIR`
     /// is taken against the working directory of the call. (A directory
     /// renamed while a file is in it makes `close` fail with `ENOENT`, as
-    /// Go's `Close` does; [`create_in`](Self::create_in) removes through a
+    /// Go's `Close` does; [`temp_file_in`](Self::temp_file_in) removes through a
     /// directory descriptor instead.)
     ///
     /// # Errors
@@ -132,7 +132,7 @@ impl SharedMem {
         Self::create_sized(TempFile::create_in_temp_dir()?, size)
     }
 
-    /// [`create_in`](Self::create_in) the directory at `path`, which is
+    /// [`temp_file_in`](Self::temp_file_in) the directory at `path`, which is
     /// opened for the purpose and kept open to remove the file from.
     #[cfg(feature = "capi")]
     pub(crate) fn create_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
@@ -159,11 +159,11 @@ impl SharedMem {
     /// ```
     /// use rustix::fs::{openat, Mode, OFlags, CWD};
     /// let dir = openat(CWD, "/tmp", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    /// let mem = fuzzshm::SharedMem::create_in(&dir, 4096)?;
+    /// let mem = fuzzshm::SharedMem::temp_file_in(&dir, 4096)?;
     /// assert_eq!(mem.capacity(), 4096);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
+    pub fn temp_file_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
         let size = size_for(capacity)?;
         Self::create_sized(TempFile::create(TempDir::duplicate(dir.as_fd())?)?, size)
     }
@@ -282,13 +282,13 @@ impl SharedMem {
     /// `O_EXCL`, so no one holding the descriptor can give it a name
     /// later); where the file system has no `O_TMPFILE` (`EOPNOTSUPP`,
     /// some network and FUSE ones; `EISDIR` before Linux 3.11), and on
-    /// other systems, a file created as [`create_in`](Self::create_in)
+    /// other systems, a file created as [`temp_file_in`](Self::temp_file_in)
     /// creates one and unlinked at once, as in [`anonymous`](Self::anonymous).
     /// `dir` is borrowed for the call only.
     ///
     /// # Errors
     ///
-    /// As [`create_in`](Self::create_in): [`Error::SizeOverflow`], or
+    /// As [`temp_file_in`](Self::temp_file_in): [`Error::SizeOverflow`], or
     /// [`Error::Os`] if the file cannot be created, sized (`EFBIG` above
     /// `RLIMIT_FSIZE`, never `SIGXFSZ`) or mapped. Nothing is left behind.
     ///

@@ -34,11 +34,11 @@ pub(crate) struct TempFile {
 
 /// Where a temp file was created, and is removed from.
 pub(crate) enum TempDir {
-    /// A directory descriptor of this file's own ([`SharedMem::create_in`]):
+    /// A directory descriptor of this file's own ([`SharedMem::temp_file_in`]):
     /// the file is removed from that directory even if it was renamed
     /// meanwhile.
     ///
-    /// [`SharedMem::create_in`]: crate::SharedMem::create_in
+    /// [`SharedMem::temp_file_in`]: crate::SharedMem::temp_file_in
     Owned(OwnedFd),
     /// The temp directory's absolute path ([`SharedMem::temp_file`]),
     /// shared by the files created there: each is created and removed by

@@ -122,7 +122,7 @@ impl TempName {
 }
 
 /// A spelt-out name and its NUL, on the stack: no allocation, so
-/// `create_in` works without `alloc`.
+/// `temp_file_in` works without `alloc`.
 pub(crate) struct SpeltName([u8; SpeltName::CAPACITY]);
 
 impl SpeltName {

@@ -36,13 +36,13 @@ fn fork_server() {
     let dir = std::fs::File::open(&tmp).unwrap();
     let regions = [
         SharedMem::temp_file(4096).unwrap(),
-        SharedMem::create_in(&dir, 4096).unwrap(),
+        SharedMem::temp_file_in(&dir, 4096).unwrap(),
     ];
     let names = entries(&tmp);
     assert_eq!(names.len(), 2);
     // SAFETY: this child process runs its one test on its main thread; the
     // forked child makes only system calls (munmap, close, getpid, and
-    // `create_in`'s, which allocates nothing) and exits with `_exit`,
+    // `temp_file_in`'s, which allocates nothing) and exits with `_exit`,
     // running no destructor of the parent's state.
     match unsafe { libc::fork() } {
         0 => {
@@ -50,7 +50,7 @@ fn fork_server() {
             drop(first);
             let closed = second.close().is_ok();
             // Left behind on purpose, for the parent to read its name.
-            let created = SharedMem::create_in(&dir, 16).map(std::mem::forget);
+            let created = SharedMem::temp_file_in(&dir, 16).map(std::mem::forget);
             // SAFETY: ends the forked child at once, as after a fork.
             unsafe { libc::_exit(if closed && created.is_ok() { 0 } else { 1 }) }
         }
@@ -157,7 +157,7 @@ fn a_panic_that_ends_the_process_still_removes_the_file() {
 fn create_in_removes_from_its_directory_even_after_a_rename() {
     let dir = private_tmpdir("cleanup-create-in");
     let dir_fd = std::fs::File::open(&dir).unwrap();
-    let mem = SharedMem::create_in(&dir_fd, 100).unwrap();
+    let mem = SharedMem::temp_file_in(&dir_fd, 100).unwrap();
     assert_eq!(entries(&dir).len(), 1);
     let moved = dir.with_file_name("cleanup-create-in-moved");
     let _ = std::fs::remove_dir_all(&moved);
@@ -172,7 +172,7 @@ fn every_descriptor_is_close_on_exec() {
     #[cfg(target_os = "linux")]
     regions.push(SharedMem::memfd(64).unwrap());
     let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
-    regions.push(SharedMem::create_in(&dir, 64).unwrap());
+    regions.push(SharedMem::temp_file_in(&dir, 64).unwrap());
     regions.push(SharedMem::anonymous(64).unwrap());
     regions.push(SharedMem::anonymous_in(&dir, 64).unwrap());
     for mem in &regions {

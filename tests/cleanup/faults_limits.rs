@@ -30,7 +30,7 @@ fn each_backing(capacity: usize) -> Vec<(&'static str, fuzzshm::Result<SharedMem
     let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
     vec![
         ("temp_file", SharedMem::temp_file(capacity)),
-        ("create_in", SharedMem::create_in(&dir, capacity)),
+        ("temp_file_in", SharedMem::temp_file_in(&dir, capacity)),
         #[cfg(target_os = "linux")]
         ("memfd", SharedMem::memfd(capacity)),
         ("anonymous", SharedMem::anonymous(capacity)),

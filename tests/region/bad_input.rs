@@ -65,7 +65,7 @@ fn every_bad_input() {
         );
         let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
         assert_eq!(
-            SharedMem::create_in(&dir, capacity).unwrap_err(),
+            SharedMem::temp_file_in(&dir, capacity).unwrap_err(),
             Error::SizeOverflow { capacity }
         );
         #[cfg(target_os = "linux")]

@@ -50,8 +50,8 @@ fn cycles() {
             Box::new(|| SharedMem::temp_file(64 << 10).unwrap()),
         ),
         (
-            "create_in",
-            Box::new(|| SharedMem::create_in(&dir, 64 << 10).unwrap()),
+            "temp_file_in",
+            Box::new(|| SharedMem::temp_file_in(&dir, 64 << 10).unwrap()),
         ),
         #[cfg(target_os = "linux")]
         ("memfd", Box::new(|| SharedMem::memfd(64 << 10).unwrap())),
