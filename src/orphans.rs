@@ -91,9 +91,8 @@ pub fn remove_orphans(dir: impl AsRef<std::path::Path>) -> Result<usize> {
 /// # Examples
 ///
 /// ```
-/// use rustix::fs::{open, Mode, OFlags};
 /// let tmp = tempfile::tempdir()?;
-/// let dir = open(tmp.path(), OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+/// let dir = std::fs::File::open(tmp.path())?;
 /// let mine = fuzzshm::SharedMem::temp_file_in(&dir, 4096)?;
 /// // Its creator, this process, is alive: the file is kept.
 /// assert_eq!(fuzzshm::remove_orphans_in(&dir)?, 0);

@@ -141,13 +141,14 @@ impl SharedMem {
     }
 
     /// `openat(dir, "fuzz-…", O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0600)`—
-    /// [`temp_file`](Self::temp_file) in a directory given as a descriptor,
+    /// [`temp_file`](Self::temp_file) in a directory given as any
+    /// descriptor ([`AsFd`]: a `std::fs::File` of the directory will do),
     /// without `std`.
     ///
     /// The name is `fuzz-`, this process's pid, `-` and 8 random hex
-    /// digits, tried again on a collision. The directory descriptor is duplicated (close-on-exec) and
-    /// kept, so the file is removed from the same directory on close even if
-    /// the directory is renamed meanwhile.
+    /// digits, tried again on a collision. The directory descriptor is
+    /// duplicated (close-on-exec) and kept, so the file is removed from the
+    /// same directory on close even if the directory is renamed meanwhile.
     ///
     /// # Errors
     ///
@@ -157,8 +158,7 @@ impl SharedMem {
     /// # Examples
     ///
     /// ```
-    /// use rustix::fs::{openat, Mode, OFlags, CWD};
-    /// let dir = openat(CWD, "/tmp", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    /// let dir = std::fs::File::open("/tmp")?;
     /// let mem = fuzzshm::SharedMem::temp_file_in(&dir, 4096)?;
     /// assert_eq!(mem.capacity(), 4096);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -295,11 +295,12 @@ impl SharedMem {
     /// # Examples
     ///
     /// ```
-    /// use rustix::fs::{openat, Mode, OFlags, CWD};
-    /// let dir = openat(CWD, "/tmp", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    /// use std::os::{fd::AsFd, unix::fs::MetadataExt};
+    /// let dir = std::fs::File::open("/tmp")?;
     /// let mut mem = fuzzshm::SharedMem::anonymous_in(&dir, 4096)?;
     /// mem.set_value(b"input")?;
-    /// assert_eq!(rustix::fs::fstat(&mem)?.st_nlink, 0); // no name anywhere
+    /// let file = std::fs::File::from(mem.as_fd().try_clone_to_owned()?);
+    /// assert_eq!(file.metadata()?.nlink(), 0); // no name anywhere
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn anonymous_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
