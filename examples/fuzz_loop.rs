@@ -21,7 +21,7 @@
 //! Regions are `SharedMem::anonymous`: nothing is left behind however the
 //! coordinator dies, `SIGKILL` included. `--temp-file` uses named `fuzz-*`
 //! files in the temp directory instead, as Go does, and first removes those
-//! that killed coordinators left there (`SharedMem::remove_orphans`).
+//! that killed coordinators left there (`fuzzshm::remove_orphans`).
 //!
 //! ```text
 //! cargo run --release --example fuzz_loop -- [--workers N] [--seconds S]
@@ -399,7 +399,7 @@ fn coordinator(options: Options) -> Result<()> {
         // Named files outlive a coordinator killed with SIGKILL: remove
         // those whose creator is gone before adding ours.
         let dir = std::env::temp_dir();
-        let removed = SharedMem::remove_orphans(&dir)?;
+        let removed = fuzzshm::remove_orphans(&dir)?;
         println!(
             "fuzz_loop: removed {removed} orphaned fuzz-* files from {}",
             dir.display()

@@ -66,6 +66,8 @@ extern "C" {
 #define FUZZSHM_EMISALIGNED 11       /* the memory is not aligned for the header */
 #define FUZZSHM_ENAME_COLLISION 12   /* no free fuzz-* file name */
 #define FUZZSHM_EALREADY_TAKEN 13    /* the worker's descriptors were already taken */
+#define FUZZSHM_ENOT_INHERITED 15    /* an inherited descriptor is not open */
+#define FUZZSHM_ESAME_FD 16          /* one descriptor was given twice */
 
 /* The handle: opaque storage, filled by a constructor; 8-aligned in C89,
  * C99, C11 and C++: the union's uint64_t aligns it on 64-bit targets, and
@@ -196,9 +198,9 @@ int fuzzshm_map_file(fuzzshm_t *out, int fd, size_t size);
 /* Go's getWorkerComm, for a worker: takes fds 3, 4 and 5. The region goes
  * to `mem`; the pipe descriptors, now yours, to *fuzz_in and *fuzz_out;
  * all three are close-on-exec from then on. Once per process
- * (FUZZSHM_EALREADY_TAKEN). On failure (fd 5 empty, read-only, a
- * directory...) fds 3, 4, 5 stay open and untaken, and a later call may
- * take them. FUZZSHM_ENULL and FUZZSHM_EOPEN (mem already open) touch no
+ * (FUZZSHM_EALREADY_TAKEN); FUZZSHM_ENOT_INHERITED if one is not open.
+ * On failure (fd 5 empty, read-only, a directory...) fds 3, 4, 5 stay
+ * open and untaken, and a later call may take them. FUZZSHM_ENULL and FUZZSHM_EOPEN (mem already open) touch no
  * descriptor. Contract: fds 3-5 were inherited for the worker protocol and
  * nothing else in this process uses them. */
 int fuzzshm_worker_comm(fuzzshm_t *mem, int *fuzz_in, int *fuzz_out);

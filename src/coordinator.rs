@@ -50,8 +50,8 @@ use crate::worker::{FUZZ_IN_FD, MEM_FD};
 /// # Errors
 ///
 /// [`Error::Os`] if a descriptor cannot be duplicated or `/dev/null`
-/// opened; `EMFILE` from `fcntl(F_DUPFD_CLOEXEC) under RLIMIT_NOFILE`
-/// when the limit leaves no number above 5.
+/// opened; `EMFILE` from `fcntl(F_DUPFD_CLOEXEC)` when `RLIMIT_NOFILE`
+/// leaves no number above 5.
 pub fn set_worker_comm(
     cmd: &mut Command,
     fuzz_in: impl AsFd,

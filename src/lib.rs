@@ -28,16 +28,16 @@
 //!
 //! | feature    | default | what it adds |
 //! |------------|---------|--------------|
-//! | `std`      | yes     | [`SharedMem::temp_file`], [`SharedMem::remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], `std::error::Error` |
+//! | `std`      | yes     | [`SharedMem::temp_file`], [`remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], `std::error::Error` |
 //! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
 //! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
 //! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (C symbols only, no Rust items); without `std`, the panic handler a C staticlib needs |
 //!
 //! Without features the crate is `no_std`, allocates nothing, and still
-//! creates ([`SharedMem::create_in`], [`SharedMem::anonymous_in`], and on
+//! creates ([`SharedMem::temp_file_in`], [`SharedMem::anonymous_in`], and on
 //! Linux, Android and FreeBSD `SharedMem::memfd` and `SharedMem::anonymous`),
 //! maps, resizes and reads regions, removes orphaned files
-//! (`SharedMem::remove_orphans_in`, on Linux and Android; elsewhere it
+//! (`remove_orphans_in`, on Linux and Android; elsewhere it
 //! needs `alloc`), and takes a worker's descriptors ([`WorkerComm`]).
 //!
 //! # Nothing left behind
@@ -48,14 +48,14 @@
 //! or a file unlinked as soon as it is made ([`SharedMem::anonymous_in`]
 //! in a directory of your choice). Files that did leak, the crate's own
 //! `fuzz-<pid>-<8 hex digits>` ones, are removed by
-//! [`SharedMem::remove_orphans`] once their creator is gone.
+//! [`remove_orphans`] once their creator is gone.
 //!
 //! # Go parity
 //!
 //! | Go (`internal/fuzz`)           | fuzzshm |
 //! |--------------------------------|---------|
 //! | `sharedMemSize(n)`             | [`region_size`] |
-//! | `sharedMemTempFile(n)`         | [`SharedMem::temp_file`], [`SharedMem::create_in`] |
+//! | `sharedMemTempFile(n)`         | [`SharedMem::temp_file`], [`SharedMem::temp_file_in`] |
 //! | `sharedMemMapFile(f, size, rm)`| [`SharedMem::map_file`] (`unsafe`) |
 //! | `getWorkerComm`                | [`SharedMem::from_fd`], [`WorkerComm::from_inherited`] (both `unsafe`) |
 //! | `header()`                     | [`Region::header`] |
@@ -76,7 +76,7 @@
 //! cannot see is a second mapping of the same file in this process: one
 //! mapping's [`Region::value`] and the other's [`SharedMem::value_mut`]
 //! would be a `&[u8]` and a `&mut [u8]` over the same bytes. So creating a
-//! region ([`SharedMem::temp_file`], [`SharedMem::create_in`],
+//! region ([`SharedMem::temp_file`], [`SharedMem::temp_file_in`],
 //! `SharedMem::memfd`, [`SharedMem::anonymous`], [`SharedMem::anonymous_in`])
 //! is safe, and adopting a descriptor that may already
 //! be mapped here ([`SharedMem::from_fd`], [`SharedMem::map_file`],
@@ -100,10 +100,12 @@
 //!    turn it is touches the value. A `&[u8]` from [`Region::value`] or a
 //!    `&mut [u8]` from [`SharedMem::value_mut`] is valid on that basis, as a
 //!    `&[u8]` over a file is in memmap2. This is the one promise fuzzshm
-//!    cannot check: a peer that breaks it can make those bytes change under
-//!    a reference, and the data is then garbage; but every access still
-//!    stays inside the mapping, because no bound is read from shared
-//!    memory.
+//!    cannot check. A peer that breaks it changes bytes under a live
+//!    reference, which is undefined behaviour by Rust's rules: the compiler
+//!    may assume those bytes unchanged, so this process can act on values
+//!    that were never there together. What that undefined behaviour cannot
+//!    do is reach outside the mapping: no bound is ever read from shared
+//!    memory, so every access stays inside it.
 //! 3. **It may grow the file, and must not shrink it.** A grown file keeps
 //!    our mapping as it was until [`SharedMem::remap`]. Shrinking a file
 //!    under a mapping makes touching the lost pages raise `SIGBUS`, which no
@@ -182,6 +184,8 @@ mod copy;
 mod error;
 #[cfg(unix)]
 mod header;
+#[cfg(all(unix, fuzzshm_list_dir))]
+mod orphans;
 #[cfg(all(unix, any(feature = "std", feature = "capi")))]
 mod placement;
 #[cfg(unix)]
@@ -200,9 +204,13 @@ mod worker;
 #[cfg(all(unix, feature = "std"))]
 pub use coordinator::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 #[cfg(unix)]
-pub use error::{Errno, Error, Result};
+pub use error::{Errno, Error, FileMode, Result};
 #[cfg(unix)]
 pub use header::{offsets, region_size, Header, HEADER_SIZE};
+#[cfg(all(unix, feature = "std"))]
+pub use orphans::remove_orphans;
+#[cfg(all(unix, fuzzshm_list_dir))]
+pub use orphans::remove_orphans_in;
 #[cfg(unix)]
 pub use region::Region;
 #[cfg(unix)]

@@ -122,6 +122,7 @@ impl Region {
 
     /// `header()`—The header at the start of the region.
     #[inline]
+    #[must_use]
     pub fn header(&self) -> &Header {
         // SAFETY: `base` is aligned for `Header` and `size >= HEADER_SIZE`
         // (checked in `from_raw_parts`), so the header is in bounds. Every
@@ -132,6 +133,7 @@ impl Region {
 
     /// The value capacity: the region's size less the header.
     #[inline]
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.size - HEADER_SIZE
     }
@@ -139,13 +141,26 @@ impl Region {
     /// The region's size in bytes, header included: Go's `sharedMemSize`
     /// of its capacity.
     #[inline]
+    #[must_use]
     pub fn size(&self) -> usize {
         self.size
     }
 
-    /// The first byte of the region (the header).
+    /// The first byte of the region (the header), to read.
     #[inline]
-    pub fn as_ptr(&self) -> *mut u8 {
+    #[must_use]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.base.as_ptr().cast_const().cast()
+    }
+
+    /// The first byte of the region (the header), to write: from `&self`,
+    /// as [`AtomicU8::as_ptr`](core::sync::atomic::AtomicU8::as_ptr), since
+    /// a peer writes these bytes whatever this process holds. A write
+    /// through it keeps the [turn rule](crate#safety-model): no reference
+    /// into the bytes it writes may be alive.
+    #[inline]
+    #[must_use]
+    pub fn as_mut_ptr(&self) -> *mut u8 {
         self.base.as_ptr().cast()
     }
 
@@ -158,7 +173,7 @@ impl Region {
     fn value_ptr(&self) -> *mut u8 {
         // SAFETY: `size >= HEADER_SIZE`, so the value area starts in bounds
         // (or one past the end, for a capacity of zero).
-        unsafe { self.as_ptr().add(HEADER_SIZE) }
+        unsafe { self.as_mut_ptr().add(HEADER_SIZE) }
     }
 
     /// The stored `valueLen`, if it is a length this region can hold. The
@@ -221,6 +236,7 @@ impl Region {
     /// past the value (under AddressSanitizer the whole area stays
     /// readable until the next write through `&mut`).
     #[inline]
+    #[must_use]
     pub fn value_buffer(&self) -> &[u8] {
         self.shadow.hold_open(self.value_ptr(), self.capacity());
         // SAFETY: exactly the value area, valid for reads; no `&mut` into it
@@ -232,6 +248,7 @@ impl Region {
     /// where a mutator grows an input in place (Go's `valueRef()[:cap]`)
     /// before [`set_value_len`](Self::set_value_len) publishes its length.
     #[inline]
+    #[must_use]
     pub fn value_buffer_mut(&mut self) -> &mut [u8] {
         self.unpoison_all();
         // SAFETY: exactly the value area; valid and exclusive as in `value_mut`.

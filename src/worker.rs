@@ -95,10 +95,10 @@ impl WorkerComm {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyTaken`]; [`Error::Os`] (`EBADF`) if a descriptor is
+    /// [`Error::AlreadyTaken`]; [`Error::NotInherited`] if a descriptor is
     /// not open; [`Error::NotPipe`] if fd 3 or 4 is not a pipe or socket;
     /// any error of [`SharedMem::from_fd`] for fd 5 (a directory, an empty
-    /// or read-only file). On error the descriptors are left open, as they
+    /// file; `EACCES` from `mmap` for one not open for reading and writing). On error the descriptors are left open, as they
     /// were, and untaken: a later call may take them.
     ///
     /// # Safety
@@ -131,9 +131,10 @@ impl WorkerComm {
     /// # Errors
     ///
     /// As [`from_inherited`](Self::from_inherited), but for
-    /// [`Error::AlreadyTaken`]; `EINVAL` if two of the numbers are the
-    /// same. On error the descriptors are left open and the caller still
-    /// owns them.
+    /// [`Error::AlreadyTaken`], and with [`Error::Os`] (`EBADF`) for
+    /// [`Error::NotInherited`]; [`Error::SameFd`] if two of the numbers
+    /// are the same. On error the descriptors are left open and the caller
+    /// still owns them.
     ///
     /// # Safety
     ///
@@ -156,11 +157,8 @@ impl WorkerComm {
         let [fuzz_in, fuzz_out, mem] = numbers;
         if fuzz_in == fuzz_out || fuzz_in == mem || fuzz_out == mem {
             // One descriptor would end up with two owners, closed twice.
-            let error = Error::Os {
-                call: "WorkerComm::from_raw_fds",
-                errno: rustix::io::Errno::INVAL,
-            };
-            return Err((0, error));
+            let fd = if fuzz_in == fuzz_out { fuzz_in } else { mem };
+            return Err((0, Error::SameFd { fd }));
         }
         // SAFETY: the caller owns these open descriptors; they are only
         // borrowed (for `fstat`, `mmap` and `fcntl`) until all the checks
@@ -199,25 +197,15 @@ impl WorkerComm {
     }
 }
 
-/// An error about inherited fd `3 + which`, told in the worker's terms:
-/// which fd, what it is for, and the likely cause.
+/// An error about inherited fd `3 + which`: one that is not open (the
+/// first call on each, `fstat`, answers `EBADF`) is [`Error::NotInherited`].
 fn explain_inherited(which: usize, error: Error) -> Error {
-    const NOT_OPEN: [&str; 3] = [
-        "fstat(fd 3, fuzz_in, is not open: was this process started by a coordinator?)",
-        "fstat(fd 4, fuzz_out, is not open: was this process started by a coordinator?)",
-        "fstat(fd 5, the region, is not open: was this process started by a coordinator?)",
-    ];
     match error {
-        Error::Os { errno, .. } if errno == rustix::io::Errno::BADF && which < 3 => Error::Os {
-            call: NOT_OPEN[which],
-            errno,
-        },
         Error::Os {
-            call: "mmap",
-            errno,
-        } if which == 2 => Error::Os {
-            call: "mmap(fd 5, the region, which must be open for reading and writing)",
-            errno,
+            call: "fstat",
+            errno: rustix::io::Errno::BADF,
+        } => Error::NotInherited {
+            fd: FUZZ_IN_FD + which as RawFd,
         },
         other => other,
     }

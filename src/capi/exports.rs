@@ -16,11 +16,11 @@ use crate::shared_mem::SharedMem;
 use crate::worker::WorkerComm;
 
 /// Takes ownership of a descriptor number, refusing a negative one with
-/// `EBADF` in the name of `caller`, the C function it was passed to.
-fn owned_fd(caller: &'static str, fd: RawFd) -> Result<OwnedFd> {
+/// the `EBADF` of `fstat`, the first call made on it.
+fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
     if fd < 0 {
         return Err(Error::Os {
-            call: caller,
+            call: "fstat",
             errno: rustix::io::Errno::BADF,
         });
     }
@@ -63,7 +63,7 @@ fn temp_dir() -> &'static CStr {
     }
 }
 
-/// [`SharedMem::create_in`]: as [`fuzzshm_temp_file`], in the directory
+/// [`SharedMem::temp_file_in`]: as [`fuzzshm_temp_file`], in the directory
 /// open as `dir_fd` (borrowed; the handle keeps its own duplicate).
 ///
 /// # Safety
@@ -78,14 +78,14 @@ pub unsafe extern "C" fn fuzzshm_create_in(
     let make = || {
         if dir_fd < 0 {
             return Err(Error::Os {
-                call: "fuzzshm_create_in",
+                call: "fcntl(F_DUPFD_CLOEXEC)",
                 errno: rustix::io::Errno::BADF,
             });
         }
         // SAFETY: non-negative, so an open descriptor by the caller's
         // contract; borrowed for this call only, and the caller keeps it open.
         let dir = unsafe { rustix::fd::BorrowedFd::borrow_raw(dir_fd) };
-        SharedMem::create_in(dir, capacity)
+        SharedMem::temp_file_in(dir, capacity)
     };
     // SAFETY: the caller's contract, passed on.
     unsafe { construct(out, make) }
@@ -145,7 +145,7 @@ pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) ->
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
     // Owned before `out` is looked at, so that a refused `out` closes it.
-    let fd = owned_fd("fuzzshm_from_fd", fd);
+    let fd = owned_fd(fd);
     let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.
@@ -165,7 +165,7 @@ pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usize) -> c_int {
     // Owned before `out` is looked at, so that a refused `out` closes it.
-    let fd = owned_fd("fuzzshm_map_file", fd);
+    let fd = owned_fd(fd);
     let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.

@@ -92,8 +92,13 @@ mod tests {
             },
             Error::TooSmall { size: 1, needed: 2 },
             Error::TooLarge { size: 1 },
-            Error::NotRegularFile { mode: 0o40755 },
-            Error::NotPipe { fd: 3, mode: 0 },
+            Error::NotRegularFile {
+                mode: crate::FileMode(0o40755),
+            },
+            Error::NotPipe {
+                fd: 3,
+                mode: crate::FileMode(0),
+            },
             Error::ShrinkRefused {
                 capacity: 2,
                 requested: 1,
@@ -101,6 +106,8 @@ mod tests {
             Error::Misaligned { addr: 1, align: 8 },
             Error::NameCollision { attempts: 1 },
             Error::AlreadyTaken,
+            Error::NotInherited { fd: 3 },
+            Error::SameFd { fd: 3 },
         ];
         let codes: BTreeSet<c_int> = errors.iter().map(|&error| status_of(error)).collect();
         assert_eq!(codes.len(), STATUSES.len() - 3, "an error per code");

@@ -5,7 +5,7 @@
 //! `attach` with a `Command` kept alive is the contrast: no end of stream.
 //! `read_answer` tells an answer, a worker's death and a hang apart.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -15,13 +15,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Log, Process, WAIT_BOUND};
+use crate::common::{Log, Process, WAIT_BOUND};
 use fuzzshm::{read_answer, Answer, CoordinatorComm, Errno, Error, SharedMem, WorkerComm};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "answer-once" => answer_once(),
         "wait-to-die" => wait_to_die(),
         "spawn-missing-with-free-low-fds" => spawn_missing_with_free_low_fds(),
@@ -30,8 +31,9 @@ fn child_main() {
         "hang-after-a-byte" => hang_after_a_byte(),
         "die-after-a-byte" => die_after_a_byte(),
         "coordinator-under-signals" => coordinator_under_signals(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// In a worker: its pipes and region, taken from fds 3, 4 and 5.
