@@ -31,17 +31,11 @@ use crate::temp_file::{TempDir, TempFile};
 ///
 /// # One mapping per file in a process
 ///
-/// Creating a region ([`temp_file`](Self::temp_file),
-/// [`temp_file_in`](Self::temp_file_in), [`memfd`](Self::memfd),
-/// [`anonymous`](Self::anonymous), [`anonymous_in`](Self::anonymous_in))
-/// is safe: the file is new, and this `SharedMem` is its only mapping here.
-/// Adopting a descriptor ([`from_fd`](Self::from_fd), [`map_file`](Self::map_file),
-/// [`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited)) is
-/// `unsafe`: if the same file were mapped twice in this process, one
-/// mapping's [`value`](Region::value) and the other's
-/// [`value_mut`](Self::value_mut) would be a `&[u8]` and a `&mut [u8]` over
-/// the same bytes, which is undefined behaviour (the compiler may keep a
-/// stale byte in a register). This does not compile:
+/// Creating a region is safe; adopting a descriptor that may already be
+/// mapped in this process is `unsafe`, because two mappings of one file
+/// would give a `&[u8]` and a `&mut [u8]` over the same bytes: the crate's
+/// [safety model](crate#safety-model) says why and what a peer may do.
+/// This does not compile:
 ///
 /// ```compile_fail,E0133
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -114,7 +108,7 @@ impl SharedMem {
     /// [`Error::SizeOverflow`] if the region would not fit in the address
     /// space; [`Error::Os`] if the file cannot be created (`ENOENT` from
     /// `openat($TMPDIR/fuzz-*)` if the directory is not there), sized
-    /// (`EFBIG` above `RLIMIT_FSIZE`, never `SIGXFSZ`) or mapped. Nothing
+    /// (`EFBIG` above `RLIMIT_FSIZE`) or mapped. Nothing
     /// is left behind.
     ///
     /// # Examples
@@ -192,7 +186,7 @@ impl SharedMem {
     /// # Errors
     ///
     /// [`Error::SizeOverflow`], or [`Error::Os`] if the kernel refuses
-    /// (`EFBIG` above `RLIMIT_FSIZE`, never `SIGXFSZ`).
+    /// (`EFBIG` above `RLIMIT_FSIZE`).
     ///
     /// # Examples
     ///
@@ -238,8 +232,7 @@ impl SharedMem {
     ///
     /// # Errors
     ///
-    /// As [`memfd`](Self::memfd) (`EFBIG` above `RLIMIT_FSIZE`, never
-    /// `SIGXFSZ`), or, for a file, as [`temp_file`](Self::temp_file).
+    /// As [`memfd`](Self::memfd) (`EFBIG` above `RLIMIT_FSIZE`), or, for a file, as [`temp_file`](Self::temp_file).
     /// Nothing is left behind.
     ///
     /// # Examples
@@ -290,7 +283,7 @@ impl SharedMem {
     ///
     /// As [`temp_file_in`](Self::temp_file_in): [`Error::SizeOverflow`], or
     /// [`Error::Os`] if the file cannot be created, sized (`EFBIG` above
-    /// `RLIMIT_FSIZE`, never `SIGXFSZ`) or mapped. Nothing is left behind.
+    /// `RLIMIT_FSIZE`) or mapped. Nothing is left behind.
     ///
     /// # Examples
     ///
@@ -561,7 +554,7 @@ impl SharedMem {
     /// mapping the old size must never lose pages under its feet.
     /// [`Error::SizeOverflow`], or [`Error::Os`] from `fstat`, `mremap`
     /// (`ENOMEM`, also under `RLIMIT_AS`), `ftruncate` (`EFBIG` above
-    /// `RLIMIT_FSIZE`, never `SIGXFSZ`) or, after
+    /// `RLIMIT_FSIZE`) or, after
     /// [`reserve_whole`](Self::reserve_whole), `fallocate` (`ENOSPC`). On
     /// any error the file's size and the mapping are exactly as they were.
     ///
