@@ -156,6 +156,24 @@
 //! Unix systems (macOS, the BSDs) use temp files (unlinked at once for
 //! [`SharedMem::anonymous`]) and map-then-unmap resizing. Windows is not
 //! supported.
+//!
+//! # Where things go
+//!
+//! `src/sys.rs` makes every system call; `build.rs` turns the target into
+//! one cfg per kernel facility (`fuzzshm_memfd`, `fuzzshm_mremap`, ...).
+//! `src/region.rs` is the pure logic, with no system call.
+//!
+//! - A backing: a constructor of [`SharedMem`] in `src/shared_mem.rs` over
+//!   calls in `src/sys.rs`; one that creates its file joins the safe
+//!   constructors of the safety model above; its C twin goes in
+//!   `src/capi/exports.rs` and `include/fuzzshm.h`, and its row in the
+//!   README's backings table.
+//! - A platform: its facilities' cfgs in `build.rs`, and the calls they
+//!   gate in `src/sys.rs`.
+//! - A C function: `src/capi/exports.rs` and `include/fuzzshm.h`. A new
+//!   error is one row of the status table in `src/error.rs`, which gives
+//!   the Rust message, the C code and its message; `tests/capi.rs` checks
+//!   the header against them.
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
