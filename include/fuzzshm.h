@@ -264,7 +264,10 @@ int fuzzshm_set_value(fuzzshm_t *mem, const uint8_t *data, size_t len);
  * fuzzshm_set_value_len hands out or publishes a value, so a target that
  * reads past its input is reported as a use-after-poison, as with
  * libFuzzer's exact-size copy. A pointer from fuzzshm_value_buffer is
- * wholly addressable until the next of those calls: take it again after.
+ * wholly addressable until the next of those calls: take it again after;
+ * one from an earlier fuzzshm_value is addressable up to the latest
+ * value's length only. The poisoning takes no lock: a forked child never
+ * waits for a thread of its parent.
  * 0 without ASan, where none of this costs anything. */
 int fuzzshm_asan_poisoning(void);
 

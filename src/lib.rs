@@ -82,6 +82,8 @@
 //! be mapped here ([`SharedMem::from_fd`], [`SharedMem::map_file`],
 //! [`WorkerComm::from_inherited`], [`WorkerComm::from_raw_fds`]) is
 //! `unsafe`, with that as its contract, as memmap2's file mappings are.
+//! The same holds under AddressSanitizer: the poisoning never reports a
+//! byte of a live slice (see [AddressSanitizer](#addresssanitizer)).
 //! [`WorkerComm::from_inherited`] also takes ownership of fds 3, 4 and 5:
 //! its contract is that nothing else in this process owns them.
 //!
@@ -131,23 +133,62 @@
 //! were. A call that took a region and fails hands it back
 //! ([`RegionError`]): it may hold the input that crashed a worker.
 //!
-//! Under AddressSanitizer (the crate built with `-Zsanitizer=address`, as
-//! cargo-fuzz does, or the C library in a program carrying the ASan
-//! runtime), the bytes past `valueLen` are poisoned in this process's
-//! shadow memory whenever a value is handed out or published, so a target
-//! that reads past its input is reported, as with libFuzzer's exact-size
-//! copy; [`asan_poisoning`] says whether it is on. Shadow memory is per
-//! process: a peer's writes change nothing in it, and the bytes a peer's
-//! longer value covers become readable here at the next
-//! [`Region::value`]. Without ASan and without the C library (feature
-//! `capi`, which checks for the runtime once and keeps a word per region)
-//! none of this is compiled.
-//!
 //! Writes are crash-consistent: [`SharedMem::set_value`] withdraws the old
 //! length, copies the bytes, then publishes the new length with release
 //! ordering ([`Header::value_len`] loads it with acquire), so a writer
 //! killed at any instant never leaves a length covering bytes it did not
 //! write in that round.
+//!
+//! # AddressSanitizer
+//!
+//! Under AddressSanitizer (the crate built with `-Zsanitizer=address`, as
+//! cargo-fuzz does, or the C library in a program carrying the ASan
+//! runtime), bytes of the value area past `valueLen` are poisoned in this
+//! process's shadow memory, so a target that reads past its input is
+//! reported as a use-after-poison, as with libFuzzer's exact-size copy;
+//! [`asan_poisoning`] says whether it is on. Shadow memory is per process:
+//! a peer's writes change nothing in it. No report ever falls on a byte of
+//! a slice that is still alive, so safe code Rust accepts is never
+//! reported; within that, what is caught:
+//!
+//! - **After a `&mut` method**, which no slice of the region outlives
+//!   ([`SharedMem::set_value`], [`SharedMem::set_value_len`],
+//!   [`SharedMem::value_mut`]), every byte past the value is poisoned
+//!   (but those in the area's last 8-byte granule, if its end splits one:
+//!   ASan cannot poison part of a granule whose tail is addressable). A
+//!   worker that takes each input with [`SharedMem::value_mut`] has every
+//!   over-read reported, whatever length its peer stored.
+//! - **[`Region::value`] and [`Region::value_buffer`]** take `&self`: a
+//!   slice from an earlier call may still be read, and a peer may have
+//!   shortened the value under it since. So they only make bytes
+//!   addressable, never poison: after them, the bytes past the longest
+//!   value handed out since the last `&mut` method (rounded up to a whole
+//!   8-byte granule) stay poisoned, and over-reads below that go
+//!   unreported. A new mapping (every constructor, [`SharedMem::resize`],
+//!   [`SharedMem::remap`]) starts with nothing poisoned (poisoning costs
+//!   shadow memory in proportion to what it covers): a worker that reads
+//!   its inputs only through [`Region::value`] has none of their
+//!   over-reads reported.
+//! - **The C library's `fuzzshm_value`** poisons as the `&mut` methods
+//!   do: its contract is that a pointer from an earlier call is read only
+//!   up to the length the latest call returned.
+//! - **Nothing waits.** The shadow's state is one atomic word and there is
+//!   no lock, so a forked child (which has only the thread that forked)
+//!   never waits for a thread of its parent, whatever the parent's threads
+//!   were doing: it reads, drops and closes its regions as any process
+//!   does. [`Region::value`] and [`Region::value_buffer`] allocate nothing
+//!   and may be called from a signal handler, also one that interrupted its
+//!   own thread inside either of them on the same region: the handler's
+//!   bytes are addressable, and the interrupted call's too when it resumes.
+//!   A handler cannot interrupt a `&mut` method of the same region without
+//!   a second reference to it, which safe code cannot have. In C, a handler
+//!   calling `fuzzshm_value` on a handle whose call it interrupted breaks
+//!   the header's one-caller-at-a-time rule: it never hangs, but it may
+//!   see a false report.
+//!
+//! Without ASan and without the C library (feature `capi`, which checks
+//! for the runtime once and keeps a word per region) none of this is
+//! compiled.
 //!
 //! # Platforms
 //!

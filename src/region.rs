@@ -202,6 +202,15 @@ impl Region {
 
     /// `valueRef()`—The value: the first `valueLen` bytes after the header.
     ///
+    /// Under AddressSanitizer, this makes the value's bytes addressable and
+    /// poisons none: an earlier slice from this `&self` method may still be
+    /// alive, and a peer may have shortened the value under it since. So
+    /// the bytes past the value stay poisoned only as far as this process
+    /// last narrowed them through a `&mut` method; a worker that wants each
+    /// over-read of its input reported takes the input from
+    /// [`value_mut`](Self::value_mut) (see the crate's [ASan
+    /// section](crate#addresssanitizer)).
+    ///
     /// # Errors
     ///
     /// [`Error::CorruptValueLen`] if the header's `valueLen` is negative or
@@ -209,15 +218,38 @@ impl Region {
     #[inline]
     pub fn value(&self) -> Result<&[u8]> {
         let len = self.checked_value_len()?;
-        self.shadow
-            .expose_shared(self.value_ptr(), self.capacity(), len);
+        self.shadow.widen(self.value_ptr(), len);
         // SAFETY: `len <= capacity`, so the bytes lie inside the region,
         // which is valid for reads; no `&mut` into it exists while `&self`
         // is borrowed.
         Ok(unsafe { slice::from_raw_parts(self.value_ptr(), len) })
     }
 
+    /// [`value`](Self::value) for the C library, which poisons the bytes
+    /// past the value under AddressSanitizer as the `&mut` paths do.
+    ///
+    /// # Errors
+    ///
+    /// As for `value`.
+    ///
+    /// # Safety
+    ///
+    /// No byte past the returned length of a slice from an earlier call is
+    /// read afterwards (the C API's contract for its pointers).
+    #[cfg(feature = "capi")]
+    #[inline]
+    pub(crate) unsafe fn value_exact(&self) -> Result<&[u8]> {
+        let len = self.checked_value_len()?;
+        self.shadow.expose(self.value_ptr(), self.capacity(), len);
+        // SAFETY: as in `value`.
+        Ok(unsafe { slice::from_raw_parts(self.value_ptr(), len) })
+    }
+
     /// `valueRef()`, writable—The value, to mutate in place.
+    ///
+    /// Under AddressSanitizer the bytes past the value are poisoned here
+    /// (no slice of the region outlives `&mut self`): a worker that reads
+    /// each input through this method has every over-read reported.
     ///
     /// # Errors
     ///
@@ -234,11 +266,11 @@ impl Region {
     /// The whole value area, `capacity()` bytes, whatever `valueLen` says,
     /// to read: Go's `valueRef()[:cap]`, for a tool that inspects what lies
     /// past the value (under AddressSanitizer the whole area stays
-    /// readable until the next write through `&mut`).
+    /// readable until the next call of a `&mut` method).
     #[inline]
     #[must_use]
     pub fn value_buffer(&self) -> &[u8] {
-        self.shadow.hold_open(self.value_ptr(), self.capacity());
+        self.shadow.widen(self.value_ptr(), self.capacity());
         // SAFETY: exactly the value area, valid for reads; no `&mut` into it
         // exists while `&self` is borrowed.
         unsafe { slice::from_raw_parts(self.value_ptr(), self.capacity()) }

@@ -5,20 +5,121 @@
 //! reported without it, so the report comes from the poisoning and nothing
 //! else. And no false report: thousands of regions created, written,
 //! grown, shrunk, remapped and dropped at addresses the kernel hands out
-//! again.
+//! again. No report on a slice that safe code still holds after a peer
+//! shortened the value; and no wait on the shadow, ever: not in a forked
+//! child, whose other threads are gone, nor in a signal handler that
+//! interrupts its own thread.
 
 mod common;
 
 use std::io::Write;
+use std::process::{Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use fuzzshm::{AsFd, SharedMem, HEADER_SIZE};
+use fuzzshm::{offsets, AsFd, SharedMem, WorkerComm, HEADER_SIZE};
 
 #[test]
 fn child_main() {
     common::run_child(|role| match role {
         "overread" => overread(),
+        "shortened_under_a_slice" => shortened_under_a_slice(),
+        "forks_while_a_thread_reads" => forks_while_a_thread_reads(),
+        "signals_while_the_thread_reads" => signals_while_the_thread_reads(),
+        "peer_stores_len_2" => peer_stores_len_2(),
+        "peer_flips_len" => peer_flips_len(),
         other => panic!("unknown role {other}"),
     });
+}
+
+/// The longest any child of these tests may take (under ASan, on a busy
+/// machine) before it counts as hung.
+const BOUND: Duration = Duration::from_secs(120);
+/// The same for one forked child, or one signal handler: well inside
+/// [`BOUND`], so that what hung is named from inside.
+const STEP_BOUND: Duration = Duration::from_secs(20);
+
+/// Runs `cmd` (its output captured in a log) and waits at most [`BOUND`]
+/// for it to exit: past that it is killed, by pid, and the test fails
+/// naming `what` it was doing. Returns the status and what it printed.
+fn run_within(mut cmd: Command, what: &str) -> (ExitStatus, String) {
+    let log = common::Log::new();
+    log.attach(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn the child");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, log.contents());
+        }
+        if started.elapsed() > BOUND {
+            let pid = child.id();
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{what}: pid {pid} did not exit within {BOUND:?}, killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// In a child that helps a test: dies with its parent, so that nothing is
+/// left running if the test is killed.
+fn die_with_parent() {
+    // SAFETY: `prctl(PR_SET_PDEATHSIG)` takes a signal number and touches
+    // no memory.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    assert_eq!(set, 0, "PR_SET_PDEATHSIG");
+    // SAFETY: `getppid` has no preconditions.
+    if unsafe { libc::getppid() } == 1 {
+        // SAFETY: `_exit` has no preconditions.
+        unsafe { libc::_exit(9) };
+    }
+}
+
+/// A peer process: the region on its fd 5 (see `common::spawn_worker`),
+/// the parent's calls on fd 3 and its answers on fd 4.
+fn peer() -> (std::fs::File, std::fs::File, SharedMem) {
+    die_with_parent();
+    // SAFETY: `common::spawn_worker` placed the pipes and the region on
+    // fds 3-5 and nothing else in this child owns or maps them.
+    let comm = unsafe { WorkerComm::from_inherited() }.unwrap();
+    (comm.fuzz_in.into(), comm.fuzz_out.into(), comm.mem)
+}
+
+/// The peer of `shortened_under_a_slice`: at the parent's call, stores
+/// `valueLen = 2` in its own mapping, and answers.
+fn peer_stores_len_2() {
+    let (mut calls, mut answers, mut mem) = peer();
+    assert_eq!(common::receive(&mut calls), Some(1));
+    mem.set_value_len(2).unwrap();
+    answers.write_all(&[2]).unwrap();
+}
+
+/// The peer of the fork and signal tests: flips `valueLen` between 10 and
+/// 1000 as fast as it can, until the parent closes its calls (or 2
+/// minutes pass).
+fn peer_flips_len() {
+    let (calls, mut answers, mem) = peer();
+    answers.write_all(&[1]).unwrap();
+    let started = Instant::now();
+    let open = || {
+        let mut fds = [rustix::event::PollFd::new(
+            &calls,
+            rustix::event::PollFlags::IN,
+        )];
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        rustix::event::poll(&mut fds, Some(&zero)).unwrap() == 0
+    };
+    while open() && started.elapsed() < 2 * BOUND {
+        for _ in 0..1024 {
+            for len in [10isize, 1000] {
+                common::poke(&mem, offsets::VALUE_LEN, &len.to_ne_bytes());
+            }
+        }
+    }
 }
 
 /// The target's bug, in a worker: it reads the byte just past its input.
@@ -146,4 +247,266 @@ fn a_value_set_from_past_its_own_length_raises_no_report() {
     let source = unsafe { std::slice::from_raw_parts(past, 64) };
     mem.set_value(source).unwrap();
     assert_eq!(mem.value().unwrap(), &[7; 64]);
+}
+
+/// The false report of a `&self` path narrowing the value under a live
+/// slice: `a` is a 100-byte value; a peer process stores `valueLen = 2`;
+/// `value()` again (Rust allows it while `a` lives) must leave all of `a`
+/// readable. Then a `&mut` path, which no slice outlives, narrows, and a
+/// read past the 2 bytes is reported as usual.
+fn shortened_under_a_slice() {
+    let mut mem = SharedMem::memfd(4096).unwrap();
+    mem.set_value(&[5; 100]).unwrap();
+    let mut peer = common::spawn_worker("peer_stores_len_2", &mem);
+    let a = mem.value().unwrap();
+    assert_eq!(a.len(), 100);
+    println!("waiting for the peer's store of valueLen = 2");
+    peer.send(1);
+    assert_eq!(peer.receive(), Some(2), "the peer's answer");
+    assert_eq!(mem.value().unwrap().len(), 2);
+    let sum: u64 = std::hint::black_box(a).iter().map(|&b| u64::from(b)).sum();
+    assert_eq!(sum, 500);
+    println!("read all of a live 100-byte slice after a shortening value() unreported");
+    peer.join();
+    let value = mem.value_mut().unwrap();
+    assert_eq!(value.len(), 2);
+    let past = value.as_ptr().wrapping_add(value.len());
+    println!("reading {past:p}");
+    std::io::stdout().flush().unwrap();
+    // SAFETY: the byte is inside the mapping (capacity 4096); only ASan's
+    // poison makes reading it an error.
+    let byte = unsafe { std::ptr::read_volatile(past) };
+    println!("read {byte} past the value unreported");
+}
+
+#[test]
+fn a_value_shortened_by_a_peer_stays_readable_under_a_live_slice() {
+    let (status, printed) = run_within(
+        common::child("shortened_under_a_slice"),
+        "a value() shortened by a peer under a live slice",
+    );
+    assert!(
+        printed.contains("after a shortening value() unreported"),
+        "a live slice was reported (or the child failed before): {status}\n{printed}"
+    );
+    if fuzzshm::asan_poisoning() {
+        let address = printed
+            .lines()
+            .find_map(|line| Some(line.split_once("reading ")?.1))
+            .unwrap_or_else(|| panic!("no address in:\n{printed}"));
+        assert!(
+            !status.success(),
+            "the over-read went unreported:\n{printed}"
+        );
+        assert!(
+            printed.contains(&format!("READ of size 1 at {address}")),
+            "not a report of the over-read at {address}:\n{printed}"
+        );
+        assert!(printed.contains("use-after-poison"), "{printed}");
+    } else {
+        assert!(status.success(), "{status}:\n{printed}");
+        assert!(printed.contains("past the value unreported"), "{printed}");
+    }
+}
+
+/// Reads `value()` and checks it is one of the peer's two lengths, all
+/// ones (what the region was set to); in a forked child or a signal
+/// handler, so it allocates nothing and does not panic: `false` if wrong.
+fn value_is_whole(mem: &SharedMem) -> bool {
+    match mem.value() {
+        Ok(value) => {
+            (value.len() == 10 || value.len() == 1000)
+                && std::hint::black_box(value).iter().all(|&b| b == 1)
+        }
+        Err(_) => false,
+    }
+}
+
+/// A region whose value a peer process keeps shortening and growing.
+fn flipped_region() -> (SharedMem, common::Worker) {
+    let mut mem = SharedMem::memfd(4096).unwrap();
+    mem.set_value(&[1; 1000]).unwrap();
+    let mut peer = common::spawn_worker("peer_flips_len", &mem);
+    println!("waiting for the peer to start");
+    assert_eq!(peer.receive(), Some(1), "the peer's start");
+    (mem, peer)
+}
+
+/// How many forks the fork test makes: before the fix, one of the first
+/// handful hung.
+const FORKS: usize = 300;
+
+/// A fork server: one thread loops on `value()` while the peer flips
+/// `valueLen`; this one forks. Each child, with only the forking thread,
+/// reads the value, and every other one closes the region (the full
+/// unpoison); each must exit within the bound, or it is killed and named.
+fn forks_while_a_thread_reads() {
+    let (mem, peer) = flipped_region();
+    let stop = AtomicBool::new(false);
+    let failure = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut reads = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                assert!(value_is_whole(&mem));
+                reads += 1;
+            }
+            reads
+        });
+        let failure = (0..FORKS).find_map(|fork| fork_and_wait(&mem, fork));
+        stop.store(true, Ordering::Relaxed);
+        println!("the reading thread read {} values", reader.join().unwrap());
+        failure
+    });
+    peer.join();
+    if let Some(failure) = failure {
+        panic!("{failure}");
+    }
+    println!("{FORKS} forked children all exited");
+}
+
+/// Forks; the child reads the value (and, for an odd `fork`, closes the
+/// region) and exits. Waits for it at most [`STEP_BOUND`]; `Some` says what
+/// went wrong.
+fn fork_and_wait(mem: &SharedMem, fork: usize) -> Option<String> {
+    let closes = fork % 2 == 1;
+    // SAFETY: the child calls only what is safe after a fork of a
+    // multi-threaded process: `prctl`, `getppid`, the lock-free `value()`,
+    // `munmap` and `close` (through `close`), and `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: as above: async-signal-safe calls only, then `_exit`.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let mut code = if value_is_whole(mem) { 0 } else { 2 };
+            if closes {
+                // The region as this child's own: the reading thread that
+                // borrows it in the parent does not exist here, and the
+                // child exits at once after.
+                let owned = std::ptr::read(mem);
+                if owned.close().is_err() {
+                    code = 3;
+                }
+            }
+            libc::_exit(code);
+        }
+    }
+    let what = if closes {
+        "value() then close()"
+    } else {
+        "value()"
+    };
+    let started = Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: `pid` is our child; `status` is valid for writes.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if reaped == pid {
+            let exited = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            return (!exited).then(|| {
+                format!("forked child {fork} (pid {pid}) in {what} ended with status {status:#x}")
+            });
+        }
+        if started.elapsed() > STEP_BOUND {
+            // SAFETY: `pid` is our child, not yet reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return Some(format!(
+                "forked child {fork} (pid {pid}) did not exit within {STEP_BOUND:?} in {what}: \
+                 it waited on a thread it does not have; killed"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_forked_child_never_waits_on_a_thread_it_does_not_have() {
+    let (status, printed) = run_within(
+        common::child("forks_while_a_thread_reads"),
+        "forking while a thread reads a flipping value",
+    );
+    assert!(status.success(), "{status}:\n{printed}");
+    assert!(printed.contains("forked children all exited"), "{printed}");
+}
+
+/// The region of the signal test, for its handler.
+static SIGNALLED: OnceLock<SharedMem> = OnceLock::new();
+/// Signals the handler served, and those where its `value()` was wrong.
+static HANDLED: AtomicU64 = AtomicU64::new(0);
+static WRONG: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn read_in_handler(_signal: libc::c_int) {
+    if let Some(mem) = SIGNALLED.get() {
+        if !value_is_whole(mem) {
+            WRONG.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    HANDLED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many signals the signal test sends.
+const SIGNALS: u64 = 1_000;
+
+/// A signal handler that calls `value()`, delivered to a thread that is
+/// itself looping on `value()` (so often in the middle of one) while the
+/// peer flips `valueLen`: each must return, with a whole value.
+fn signals_while_the_thread_reads() {
+    let (mem, peer) = flipped_region();
+    SIGNALLED.set(mem).unwrap();
+    let mem = SIGNALLED.get().unwrap();
+    let handler = read_in_handler as extern "C" fn(libc::c_int);
+    // SAFETY: the handler is an `extern "C" fn(c_int)` that only calls the
+    // lock-free `value()` and atomics.
+    let installed = unsafe { libc::signal(libc::SIGUSR1, handler as libc::sighandler_t) };
+    assert_ne!(installed, libc::SIG_ERR);
+    // SAFETY: `pthread_self` has no preconditions.
+    let reader = unsafe { libc::pthread_self() };
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for sent in 1..=SIGNALS {
+                let started = Instant::now();
+                // SAFETY: `reader` is this process's main thread, alive
+                // until `stop` is set below.
+                assert_eq!(unsafe { libc::pthread_kill(reader, libc::SIGUSR1) }, 0);
+                while HANDLED.load(Ordering::Relaxed) < sent {
+                    if started.elapsed() > STEP_BOUND {
+                        println!(
+                            "signal {sent} not handled within {STEP_BOUND:?}: the handler's \
+                             value() waits on its own thread"
+                        );
+                        std::io::stdout().flush().unwrap();
+                        // SAFETY: `_exit` has no preconditions; the main
+                        // thread is stuck, so nothing else would end this.
+                        unsafe { libc::_exit(1) };
+                    }
+                    std::thread::yield_now();
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        while !stop.load(Ordering::Relaxed) {
+            assert!(value_is_whole(mem));
+        }
+    });
+    assert_eq!(
+        WRONG.load(Ordering::Relaxed),
+        0,
+        "wrong values in the handler"
+    );
+    peer.join();
+    println!("{SIGNALS} handlers all returned");
+}
+
+#[test]
+fn a_signal_handler_reading_the_value_never_waits_on_its_own_thread() {
+    let (status, printed) = run_within(
+        common::child("signals_while_the_thread_reads"),
+        "signal handlers reading a flipping value",
+    );
+    assert!(status.success(), "{status}:\n{printed}");
+    assert!(printed.contains("handlers all returned"), "{printed}");
 }

@@ -386,11 +386,14 @@ pub unsafe extern "C" fn fuzzshm_header(mem: *const Handle) -> *mut Header {
 /// [`Region::value`](crate::Region::value): the value's address and length,
 /// refused with `FUZZSHM_ECORRUPT_VALUE_LEN` if the header's `valueLen` is
 /// negative or beyond the capacity. On any error `*data` is null and `*len`
-/// zero.
+/// zero. Under AddressSanitizer the bytes past the value are poisoned, as
+/// by the `&mut` methods.
 ///
 /// # Safety
 ///
-/// As [`fuzzshm_close`]; `data` and `len` null or valid for writes.
+/// As [`fuzzshm_close`]; `data` and `len` null or valid for writes. Under
+/// AddressSanitizer, a pointer from an earlier call is read only up to the
+/// length this call returns.
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_value(
     mem: *const Handle,
@@ -401,7 +404,11 @@ pub unsafe extern "C" fn fuzzshm_value(
         return FUZZSHM_ENULL;
     }
     // SAFETY: the caller's contract.
-    let value = unsafe { open_ref(mem) }.and_then(|mem| mem.value().map_err(status_of));
+    let value = unsafe { open_ref(mem) }.and_then(|mem| {
+        // SAFETY: by the caller's contract, an earlier call's pointer is
+        // read only up to the length this one returns.
+        unsafe { mem.value_exact() }.map_err(status_of)
+    });
     let value = value.map(|value| (value.as_ptr(), value.len()));
     // SAFETY: both non-null, and valid for writes by the caller's contract.
     unsafe { write_span(value, ptr::null(), data, len) }
