@@ -96,7 +96,7 @@ fn peer_stores_len_2() {
 }
 
 /// The peer of the fork and signal tests: flips `valueLen` between 10 and
-/// 1000 as fast as it can, until the parent closes its calls (or 2
+/// [`LONG`] as fast as it can, until the parent closes its calls (or 2
 /// minutes pass).
 fn peer_flips_len() {
     let (calls, mut answers, mem) = peer();
@@ -115,7 +115,7 @@ fn peer_flips_len() {
     };
     while open() && started.elapsed() < 2 * BOUND {
         for _ in 0..1024 {
-            for len in [10isize, 1000] {
+            for len in [10, LONG as isize] {
                 common::poke(&mem, offsets::VALUE_LEN, &len.to_ne_bytes());
             }
         }
@@ -309,31 +309,39 @@ fn a_value_shortened_by_a_peer_stays_readable_under_a_live_slice() {
     }
 }
 
-/// Reads `value()` and checks it is one of the peer's two lengths, all
-/// ones (what the region was set to); in a forked child or a signal
-/// handler, so it allocates nothing and does not panic: `false` if wrong.
+/// Reads `value()` and checks it is one of the peer's two lengths, with
+/// ones (what the region was set to) in its first and last byte and one
+/// in every 4 KiB; in a forked child or a signal handler, so it allocates
+/// nothing and does not panic: `false` if wrong.
 fn value_is_whole(mem: &SharedMem) -> bool {
     match mem.value() {
         Ok(value) => {
-            (value.len() == 10 || value.len() == 1000)
-                && std::hint::black_box(value).iter().all(|&b| b == 1)
+            let value = std::hint::black_box(value);
+            (value.len() == 10 || value.len() == LONG)
+                && value.iter().step_by(4096).all(|&b| b == 1)
+                && value.last() == Some(&1)
         }
         Err(_) => false,
     }
 }
 
+/// The long value of the fork and signal tests: long enough that
+/// (un)poisoning the bytes past the short one takes a while, as a fuzzer's
+/// inputs do.
+const LONG: usize = 4 << 20;
+
 /// A region whose value a peer process keeps shortening and growing.
 fn flipped_region() -> (SharedMem, common::Worker) {
-    let mut mem = SharedMem::memfd(4096).unwrap();
-    mem.set_value(&[1; 1000]).unwrap();
+    let mut mem = SharedMem::memfd(LONG).unwrap();
+    mem.set_value(&[1; LONG]).unwrap();
     let mut peer = common::spawn_worker("peer_flips_len", &mem);
     println!("waiting for the peer to start");
     assert_eq!(peer.receive(), Some(1), "the peer's start");
     (mem, peer)
 }
 
-/// How many forks the fork test makes: before the fix, one of the first
-/// handful hung.
+/// How many forks the fork test makes: with the lock the shadow had, one
+/// of the first twenty or so hung.
 const FORKS: usize = 300;
 
 /// A fork server: one thread loops on `value()` while the peer flips
