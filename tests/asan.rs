@@ -132,14 +132,50 @@ fn overread() {
     };
     // A value that ends mid-granule (ASan tracks 8-byte granules).
     mem.set_value(b"an input!!").unwrap();
-    let value = mem.value().unwrap();
+    // SAFETY: the value is shorter than the capacity (4096).
+    unsafe { read_past(mem.value().unwrap()) };
+}
+
+/// Reads the byte just past `value`, after printing its address, so the
+/// parent can match the report; then says it went unreported.
+///
+/// # Safety
+///
+/// `value` is a region's value, shorter than its capacity: the byte past
+/// it is inside the mapping, so reading it is defined, and only ASan's
+/// poison makes it an error.
+unsafe fn read_past(value: &[u8]) {
     let past = value.as_ptr().wrapping_add(value.len());
     println!("reading {past:p}");
     std::io::stdout().flush().unwrap();
-    // SAFETY: the byte is inside the mapping (the capacity is 4096), so
-    // reading it is defined; only ASan's poison makes it an error.
+    // SAFETY: inside the mapping (the caller's contract).
     let byte = unsafe { std::ptr::read_volatile(past) };
     println!("read {byte} past the value unreported");
+}
+
+/// Under ASan, the child ended on a use-after-poison report about the
+/// address it printed before reading past a value ([`read_past`]);
+/// without, it read the byte unreported and succeeded.
+#[track_caller]
+fn assert_over_read_reported(status: ExitStatus, printed: &str) {
+    if fuzzshm::asan_poisoning() {
+        let address = printed
+            .lines()
+            .find_map(|line| Some(line.split_once("reading ")?.1))
+            .unwrap_or_else(|| panic!("no address in:\n{printed}"));
+        assert!(
+            !status.success(),
+            "the over-read went unreported:\n{printed}"
+        );
+        assert!(printed.contains("use-after-poison"), "{printed}");
+        assert!(
+            printed.contains(&format!("READ of size 1 at {address}")),
+            "the report is not about {address}:\n{printed}"
+        );
+    } else {
+        assert!(status.success(), "{status}:\n{printed}");
+        assert!(printed.contains("past the value unreported"), "{printed}");
+    }
 }
 
 #[test]
@@ -147,27 +183,8 @@ fn a_read_past_the_value_is_a_use_after_poison_under_asan() {
     for backing in ["temp_file", "memfd"] {
         let mut cmd = common::child("overread");
         cmd.env("FUZZSHM_TEST_BACKING", backing);
-        let output = common::output_of(cmd);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let address = stdout
-            .lines()
-            .find_map(|line| Some(line.split_once("reading ")?.1))
-            .unwrap_or_else(|| panic!("{backing}: no address in {stdout}\n{stderr}"));
-        if fuzzshm::asan_poisoning() {
-            assert!(
-                !output.status.success(),
-                "{backing}: not reported:\n{stdout}"
-            );
-            assert!(stderr.contains("use-after-poison"), "{backing}:\n{stderr}");
-            assert!(
-                stderr.contains(&format!("READ of size 1 at {address}")),
-                "{backing}: the report is not about {address}:\n{stderr}"
-            );
-        } else {
-            common::assert_success(&output);
-            assert!(stdout.contains("unreported"), "{backing}:\n{stdout}");
-        }
+        let (status, printed) = run_within(cmd, &format!("an over-read ({backing})"));
+        assert_over_read_reported(status, &format!("{backing}:\n{printed}"));
     }
 }
 
@@ -270,13 +287,8 @@ fn shortened_under_a_slice() {
     peer.join();
     let value = mem.value_mut().unwrap();
     assert_eq!(value.len(), 2);
-    let past = value.as_ptr().wrapping_add(value.len());
-    println!("reading {past:p}");
-    std::io::stdout().flush().unwrap();
-    // SAFETY: the byte is inside the mapping (capacity 4096); only ASan's
-    // poison makes reading it an error.
-    let byte = unsafe { std::ptr::read_volatile(past) };
-    println!("read {byte} past the value unreported");
+    // SAFETY: 2 bytes, in a capacity of 4096.
+    unsafe { read_past(value) };
 }
 
 #[test]
@@ -289,24 +301,7 @@ fn a_value_shortened_by_a_peer_stays_readable_under_a_live_slice() {
         printed.contains("after a shortening value() unreported"),
         "a live slice was reported (or the child failed before): {status}\n{printed}"
     );
-    if fuzzshm::asan_poisoning() {
-        let address = printed
-            .lines()
-            .find_map(|line| Some(line.split_once("reading ")?.1))
-            .unwrap_or_else(|| panic!("no address in:\n{printed}"));
-        assert!(
-            !status.success(),
-            "the over-read went unreported:\n{printed}"
-        );
-        assert!(
-            printed.contains(&format!("READ of size 1 at {address}")),
-            "not a report of the over-read at {address}:\n{printed}"
-        );
-        assert!(printed.contains("use-after-poison"), "{printed}");
-    } else {
-        assert!(status.success(), "{status}:\n{printed}");
-        assert!(printed.contains("past the value unreported"), "{printed}");
-    }
+    assert_over_read_reported(status, &printed);
 }
 
 /// Reads `value()` and checks it is one of the peer's two lengths, with
