@@ -27,7 +27,8 @@ fn child_main() {
         "shortened_under_a_slice" => shortened_under_a_slice(),
         "forks_while_a_thread_reads" => forks_while_a_thread_reads(),
         "signals_while_the_thread_reads" => signals_while_the_thread_reads(),
-        "peer_stores_len_2" => peer_stores_len_2(),
+        "widened_by_value" => widened_by_value(),
+        "peer_stores_lens" => peer_stores_lens(),
         "peer_flips_len" => peer_flips_len(),
         other => panic!("unknown role {other}"),
     });
@@ -86,13 +87,21 @@ fn peer() -> (std::fs::File, std::fs::File, SharedMem) {
     (comm.fuzz_in.into(), comm.fuzz_out.into(), comm.mem)
 }
 
-/// The peer of `shortened_under_a_slice`: at the parent's call, stores
-/// `valueLen = 2` in its own mapping, and answers.
-fn peer_stores_len_2() {
+/// A peer that, at each call, stores the byte it got as `valueLen` in its
+/// own mapping and answers it back; until the calls end.
+fn peer_stores_lens() {
     let (mut calls, mut answers, mut mem) = peer();
-    assert_eq!(common::receive(&mut calls), Some(1));
-    mem.set_value_len(2).unwrap();
-    answers.write_all(&[2]).unwrap();
+    while let Some(len) = common::receive(&mut calls) {
+        mem.set_value_len(len.into()).unwrap();
+        answers.write_all(&[len]).unwrap();
+    }
+}
+
+/// Has the peer (`peer_stores_lens`) store `len` as `valueLen`.
+fn peer_stores(peer: &mut common::Worker, len: u8) {
+    println!("waiting for the peer's store of valueLen = {len}");
+    peer.send(len);
+    assert_eq!(peer.receive(), Some(len), "the peer's answer");
 }
 
 /// The peer of the fork and signal tests: flips `valueLen` between 10 and
@@ -136,25 +145,34 @@ fn overread() {
     unsafe { read_past(mem.value().unwrap()) };
 }
 
-/// Reads the byte just past `value`, after printing its address, so the
-/// parent can match the report; then says it went unreported.
+/// Reads the byte just past `value` ([`read_at`]).
 ///
 /// # Safety
 ///
-/// `value` is a region's value, shorter than its capacity: the byte past
-/// it is inside the mapping, so reading it is defined, and only ASan's
-/// poison makes it an error.
+/// `value` is a region's value, shorter than its capacity.
 unsafe fn read_past(value: &[u8]) {
-    let past = value.as_ptr().wrapping_add(value.len());
-    println!("reading {past:p}");
+    // SAFETY: the byte past a value shorter than the capacity is in the
+    // value area (the caller's contract).
+    unsafe { read_at(value.as_ptr().wrapping_add(value.len())) };
+}
+
+/// Reads the byte at `at`, after printing its address, so the parent can
+/// match the report; then says it went unreported.
+///
+/// # Safety
+///
+/// `at` is in a region's value area: inside the mapping, so reading it is
+/// defined, and only ASan's poison makes it an error.
+unsafe fn read_at(at: *const u8) {
+    println!("reading {at:p}");
     std::io::stdout().flush().unwrap();
     // SAFETY: inside the mapping (the caller's contract).
-    let byte = unsafe { std::ptr::read_volatile(past) };
+    let byte = unsafe { std::ptr::read_volatile(at) };
     println!("read {byte} past the value unreported");
 }
 
 /// Under ASan, the child ended on a use-after-poison report about the
-/// address it printed before reading past a value ([`read_past`]);
+/// address it printed before reading past a value ([`read_at`]);
 /// without, it read the byte unreported and succeeded.
 #[track_caller]
 fn assert_over_read_reported(status: ExitStatus, printed: &str) {
@@ -274,12 +292,10 @@ fn a_value_set_from_past_its_own_length_raises_no_report() {
 fn shortened_under_a_slice() {
     let mut mem = SharedMem::memfd(4096).unwrap();
     mem.set_value(&[5; 100]).unwrap();
-    let mut peer = common::spawn_worker("peer_stores_len_2", &mem);
+    let mut peer = common::spawn_worker("peer_stores_lens", &mem);
     let a = mem.value().unwrap();
     assert_eq!(a.len(), 100);
-    println!("waiting for the peer's store of valueLen = 2");
-    peer.send(1);
-    assert_eq!(peer.receive(), Some(2), "the peer's answer");
+    peer_stores(&mut peer, 2);
     assert_eq!(mem.value().unwrap().len(), 2);
     let sum: u64 = std::hint::black_box(a).iter().map(|&b| u64::from(b)).sum();
     assert_eq!(sum, 500);
@@ -300,6 +316,39 @@ fn a_value_shortened_by_a_peer_stays_readable_under_a_live_slice() {
     assert!(
         printed.contains("after a shortening value() unreported"),
         "a live slice was reported (or the child failed before): {status}\n{printed}"
+    );
+    assert_over_read_reported(status, &printed);
+}
+
+/// What `value()` still catches, as the crate docs say: after a `&mut`
+/// method set 10 bytes, `value()` hands out the peer's 50, then its 20;
+/// the bytes from the end of the 50th byte's granule on stay poisoned.
+fn widened_by_value() {
+    let mut mem = SharedMem::memfd(4096).unwrap();
+    mem.set_value(&[5; 10]).unwrap();
+    let mut peer = common::spawn_worker("peer_stores_lens", &mem);
+    peer_stores(&mut peer, 50);
+    assert_eq!(mem.value().unwrap().len(), 50);
+    peer_stores(&mut peer, 20);
+    let value = mem.value().unwrap();
+    assert_eq!(value.len(), 20);
+    peer.join();
+    let granule_end = (value.as_ptr() as usize + 50).next_multiple_of(8);
+    // SAFETY: at most 57 bytes into the value area of 4096.
+    unsafe {
+        read_at(
+            value
+                .as_ptr()
+                .wrapping_add(granule_end - value.as_ptr() as usize),
+        )
+    };
+}
+
+#[test]
+fn a_read_past_the_longest_value_handed_out_by_value_is_reported() {
+    let (status, printed) = run_within(
+        common::child("widened_by_value"),
+        "a read past the longest value() since set_value",
     );
     assert_over_read_reported(status, &printed);
 }
