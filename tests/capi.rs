@@ -373,3 +373,45 @@ fn c_spawn_under_asan() {
     program.env("ASAN_OPTIONS", "detect_leaks=0");
     passes_leaving_nothing(&mut program, "spawn: ok");
 }
+
+/// `tests/c/forkserver.c`, with and without ASan: children forked while a
+/// thread reads a value a peer process keeps resizing never wait on the
+/// poisoning. The program bounds each child's wait itself; the whole run
+/// is bounded here too, and killed past it.
+#[test]
+fn a_c_fork_server_child_never_waits_on_the_poisoning() {
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(300);
+    for flags in [&[][..], &["-fsanitize=address"]] {
+        let log = tempfile::tempfile().unwrap();
+        let mut child = Command::new(c_program_with("forkserver", true, flags))
+            .env("ASAN_OPTIONS", "detect_leaks=0")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > BOUND {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("forkserver {flags:?}: did not exit within {BOUND:?}, killed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let mut printed = String::new();
+        let mut log = log;
+        std::io::Seek::rewind(&mut log).unwrap();
+        std::io::Read::read_to_string(&mut log, &mut printed).unwrap();
+        assert!(
+            status.success(),
+            "forkserver {flags:?}: {status}\n{printed}"
+        );
+        assert!(
+            printed.contains("forks, ok"),
+            "forkserver {flags:?}:\n{printed}"
+        );
+    }
+}
