@@ -353,20 +353,20 @@ fn a_read_past_the_longest_value_handed_out_by_value_is_reported() {
     assert_over_read_reported(status, &printed);
 }
 
-/// Reads `value()` and checks it is one of the peer's two lengths, with
-/// ones (what the region was set to) in its first and last byte and one
-/// in every 4 KiB; in a forked child or a signal handler, so it allocates
-/// nothing and does not panic: `false` if wrong.
+/// Reads `value()` and checks it ([`is_whole`]); in a forked child or a
+/// signal handler, so it allocates nothing and does not panic: `false` if
+/// wrong.
 fn value_is_whole(mem: &SharedMem) -> bool {
-    match mem.value() {
-        Ok(value) => {
-            let value = std::hint::black_box(value);
-            (value.len() == 10 || value.len() == LONG)
-                && value.iter().step_by(4096).all(|&b| b == 1)
-                && value.last() == Some(&1)
-        }
-        Err(_) => false,
-    }
+    mem.value().is_ok_and(is_whole)
+}
+
+/// The value is one of the peer's two lengths, with ones (what the region
+/// was set to) in its first and last byte and one in every 4 KiB.
+fn is_whole(value: &[u8]) -> bool {
+    let value = std::hint::black_box(value);
+    (value.len() == 10 || value.len() == LONG)
+        && value.iter().step_by(4096).all(|&b| b == 1)
+        && value.last() == Some(&1)
 }
 
 /// The long value of the fork and signal tests: long enough that
@@ -388,30 +388,52 @@ fn flipped_region() -> (SharedMem, common::Worker) {
 /// of the first twenty or so hung.
 const FORKS: usize = 300;
 
-/// A fork server: one thread loops on `value()` while the peer flips
+/// A fork server: one thread loops on the value while the peer flips
 /// `valueLen`; this one forks. Each child, with only the forking thread,
 /// reads the value, and every other one closes the region (the full
 /// unpoison); each must exit within the bound, or it is killed and named.
+/// The reading thread takes the value through `&self` (`value()`, which
+/// widens), then through `&mut` (`value_mut()`, which poisons or
+/// unpoisons at every flip).
 fn forks_while_a_thread_reads() {
-    let (mem, peer) = flipped_region();
+    let (mut mem, peer) = flipped_region();
+    let at: *mut SharedMem = &mut mem;
+    // SAFETY: `at` is `mem`, alive until the end; this thread only forks
+    // while the reading thread uses the reference, and only the forked
+    // children, where the reading thread does not exist, read through `at`.
+    let shared = unsafe { &*at };
+    fork_while_reading(at, "value()", move || assert!(value_is_whole(shared)));
+    // SAFETY: as above; the shared reference is no longer used.
+    let exclusive = unsafe { &mut *at };
+    fork_while_reading(at, "value_mut()", move || {
+        assert!(exclusive.value_mut().is_ok_and(|value| is_whole(value)));
+    });
+    peer.join();
+}
+
+/// Forks [`FORKS`] times ([`fork_and_wait`], the children using the region
+/// at `mem`) while another thread calls `read` in a loop; panics naming
+/// the first child that failed.
+fn fork_while_reading(mem: *const SharedMem, reading: &str, read: impl FnMut() + Send) {
     let stop = AtomicBool::new(false);
     let failure = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
+            let mut read = read;
             let mut reads = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                assert!(value_is_whole(&mem));
+                read();
                 reads += 1;
             }
             reads
         });
-        let failure = (0..FORKS).find_map(|fork| fork_and_wait(&mem, fork));
+        let failure = (0..FORKS).find_map(|fork| fork_and_wait(mem, fork));
         stop.store(true, Ordering::Relaxed);
-        println!("the reading thread read {} values", reader.join().unwrap());
+        let reads = reader.join().unwrap();
+        println!("the reading thread read {reads} values through {reading}");
         failure
     });
-    peer.join();
     if let Some(failure) = failure {
-        panic!("{failure}");
+        panic!("while a thread read through {reading}: {failure}");
     }
     println!("{FORKS} forked children all exited");
 }
@@ -419,7 +441,7 @@ fn forks_while_a_thread_reads() {
 /// Forks; the child reads the value (and, for an odd `fork`, closes the
 /// region) and exits. Waits for it at most [`STEP_BOUND`]; `Some` says what
 /// went wrong.
-fn fork_and_wait(mem: &SharedMem, fork: usize) -> Option<String> {
+fn fork_and_wait(mem: *const SharedMem, fork: usize) -> Option<String> {
     let closes = fork % 2 == 1;
     // SAFETY: the child calls only what is safe after a fork of a
     // multi-threaded process: `prctl`, `getppid`, the lock-free `value()`,
@@ -430,7 +452,7 @@ fn fork_and_wait(mem: &SharedMem, fork: usize) -> Option<String> {
         // SAFETY: as above: async-signal-safe calls only, then `_exit`.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            let mut code = if value_is_whole(mem) { 0 } else { 2 };
+            let mut code = if value_is_whole(&*mem) { 0 } else { 2 };
             if closes {
                 // The region as this child's own: the reading thread that
                 // borrows it in the parent does not exist here, and the
