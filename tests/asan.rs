@@ -498,12 +498,19 @@ fn fork_and_wait(mem: *const SharedMem, fork: usize) -> Option<String> {
 
 #[test]
 fn a_forked_child_never_waits_on_a_thread_it_does_not_have() {
-    let (status, printed) = run_within(
-        common::child("forks_while_a_thread_reads"),
+    passes_within(
+        "forks_while_a_thread_reads",
         "forking while a thread reads a flipping value",
+        "forked children all exited",
     );
-    assert!(status.success(), "{status}:\n{printed}");
-    assert!(printed.contains("forked children all exited"), "{printed}");
+}
+
+/// Runs the child `role` ([`run_within`], doing `what`): it must succeed
+/// and print `ok_line`.
+fn passes_within(role: &str, what: &str, ok_line: &str) {
+    let (status, printed) = run_within(common::child(role), what);
+    assert!(status.success(), "{what}: {status}:\n{printed}");
+    assert!(printed.contains(ok_line), "{what}:\n{printed}");
 }
 
 /// The region of the signal test, for its handler.
@@ -577,10 +584,9 @@ fn signals_while_the_thread_reads() {
 
 #[test]
 fn a_signal_handler_reading_the_value_never_waits_on_its_own_thread() {
-    let (status, printed) = run_within(
-        common::child("signals_while_the_thread_reads"),
+    passes_within(
+        "signals_while_the_thread_reads",
         "signal handlers reading a flipping value",
+        "handlers all returned",
     );
-    assert!(status.success(), "{status}:\n{printed}");
-    assert!(printed.contains("handlers all returned"), "{printed}");
 }
