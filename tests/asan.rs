@@ -14,7 +14,7 @@ mod common;
 
 use std::io::Write;
 use std::process::{Command, ExitStatus};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -34,53 +34,21 @@ fn child_main() {
     });
 }
 
-/// The longest any child of these tests may take (under ASan, on a busy
-/// machine) before it counts as hung.
-const BOUND: Duration = Duration::from_secs(120);
-/// The same for one forked child, or one signal handler: well inside
-/// [`BOUND`], so that what hung is named from inside.
+/// How long one forked child, or the wait for the next signal handler,
+/// may take before it counts as hung: well inside [`common::WAIT_BOUND`],
+/// the bound on each test's child, so that what hung is named from inside.
 const STEP_BOUND: Duration = Duration::from_secs(20);
 
-/// Runs `cmd` (its output captured in a log) and waits at most [`BOUND`]
-/// for it to exit: past that it is killed, by pid, and the test fails
-/// naming `what` it was doing. Returns the status and what it printed.
-fn run_within(mut cmd: Command, what: &str) -> (ExitStatus, String) {
-    let log = common::Log::new();
-    log.attach(&mut cmd);
-    let mut child = cmd.spawn().expect("spawn the child");
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status, log.contents());
-        }
-        if started.elapsed() > BOUND {
-            let pid = child.id();
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{what}: pid {pid} did not exit within {BOUND:?}, killed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// In a child that helps a test: dies with its parent, so that nothing is
-/// left running if the test is killed.
-fn die_with_parent() {
-    // SAFETY: `prctl(PR_SET_PDEATHSIG)` takes a signal number and touches
-    // no memory.
-    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    assert_eq!(set, 0, "PR_SET_PDEATHSIG");
-    // SAFETY: `getppid` has no preconditions.
-    if unsafe { libc::getppid() } == 1 {
-        // SAFETY: `_exit` has no preconditions.
-        unsafe { libc::_exit(9) };
-    }
+/// Runs `cmd` ([`common::output_of`], bounded) and returns its status and
+/// all it printed.
+fn run_bounded(cmd: Command) -> (ExitStatus, String) {
+    let output = common::output_of(cmd);
+    (output.status, common::printed(&output))
 }
 
 /// A peer process: the region on its fd 5 (see `common::spawn_worker`),
 /// the parent's calls on fd 3 and its answers on fd 4.
 fn peer() -> (std::fs::File, std::fs::File, SharedMem) {
-    die_with_parent();
     // SAFETY: `common::spawn_worker` placed the pipes and the region on
     // fds 3-5 and nothing else in this child owns or maps them.
     let comm = unsafe { WorkerComm::from_inherited() }.unwrap();
@@ -105,12 +73,11 @@ fn peer_stores(peer: &mut common::Worker, len: u8) {
 }
 
 /// The peer of the fork and signal tests: flips `valueLen` between 10 and
-/// [`LONG`] as fast as it can, until the parent closes its calls (or 2
-/// minutes pass).
+/// [`LONG`] as fast as it can, until the parent closes its calls (or dies,
+/// or `common::CHILD_BOUND` passes).
 fn peer_flips_len() {
     let (calls, mut answers, mem) = peer();
     answers.write_all(&[1]).unwrap();
-    let started = Instant::now();
     let open = || {
         let mut fds = [rustix::event::PollFd::new(
             &calls,
@@ -122,10 +89,14 @@ fn peer_flips_len() {
         };
         rustix::event::poll(&mut fds, Some(&zero)).unwrap() == 0
     };
-    while open() && started.elapsed() < 2 * BOUND {
+    // SAFETY: `valueLen` is inside the mapping, aligned for an `isize`
+    // (the header's layout), and only ever accessed atomically.
+    let value_len =
+        unsafe { AtomicIsize::from_ptr(mem.as_mut_ptr().add(offsets::VALUE_LEN).cast()) };
+    while open() {
         for _ in 0..1024 {
             for len in [10, LONG as isize] {
-                common::poke(&mem, offsets::VALUE_LEN, &len.to_ne_bytes());
+                value_len.store(len, Ordering::Release);
             }
         }
     }
@@ -201,7 +172,7 @@ fn a_read_past_the_value_is_a_use_after_poison_under_asan() {
     for backing in ["temp_file", "memfd"] {
         let mut cmd = common::child("overread");
         cmd.env("FUZZSHM_TEST_BACKING", backing);
-        let (status, printed) = run_within(cmd, &format!("an over-read ({backing})"));
+        let (status, printed) = run_bounded(cmd);
         assert_over_read_reported(status, &format!("{backing}:\n{printed}"));
     }
 }
@@ -309,10 +280,7 @@ fn shortened_under_a_slice() {
 
 #[test]
 fn a_value_shortened_by_a_peer_stays_readable_under_a_live_slice() {
-    let (status, printed) = run_within(
-        common::child("shortened_under_a_slice"),
-        "a value() shortened by a peer under a live slice",
-    );
+    let (status, printed) = run_bounded(common::child("shortened_under_a_slice"));
     assert!(
         printed.contains("after a shortening value() unreported"),
         "a live slice was reported (or the child failed before): {status}\n{printed}"
@@ -346,10 +314,7 @@ fn widened_by_value() {
 
 #[test]
 fn a_read_past_the_longest_value_handed_out_by_value_is_reported() {
-    let (status, printed) = run_within(
-        common::child("widened_by_value"),
-        "a read past the longest value() since set_value",
-    );
+    let (status, printed) = run_bounded(common::child("widened_by_value"));
     assert_over_read_reported(status, &printed);
 }
 
@@ -498,19 +463,15 @@ fn fork_and_wait(mem: *const SharedMem, fork: usize) -> Option<String> {
 
 #[test]
 fn a_forked_child_never_waits_on_a_thread_it_does_not_have() {
-    passes_within(
-        "forks_while_a_thread_reads",
-        "forking while a thread reads a flipping value",
-        "forked children all exited",
-    );
+    passes("forks_while_a_thread_reads", "forked children all exited");
 }
 
-/// Runs the child `role` ([`run_within`], doing `what`): it must succeed
-/// and print `ok_line`.
-fn passes_within(role: &str, what: &str, ok_line: &str) {
-    let (status, printed) = run_within(common::child(role), what);
-    assert!(status.success(), "{what}: {status}:\n{printed}");
-    assert!(printed.contains(ok_line), "{what}:\n{printed}");
+/// Runs the child `role` ([`run_bounded`]): it must succeed and print
+/// `ok_line`.
+fn passes(role: &str, ok_line: &str) {
+    let (status, printed) = run_bounded(common::child(role));
+    assert!(status.success(), "{role}: {status}:\n{printed}");
+    assert!(printed.contains(ok_line), "{role}:\n{printed}");
 }
 
 /// The region of the signal test, for its handler.
@@ -587,9 +548,5 @@ fn signals_while_the_thread_reads() {
 
 #[test]
 fn a_signal_handler_reading_the_value_never_waits_on_its_own_thread() {
-    passes_within(
-        "signals_while_the_thread_reads",
-        "signal handlers reading a flipping value",
-        "handlers all returned",
-    );
+    passes("signals_while_the_thread_reads", "handlers all returned");
 }
