@@ -490,7 +490,7 @@ extern "C" fn read_in_handler(_signal: libc::c_int) {
 }
 
 /// How many signal handlers the signal test has run.
-const SIGNALS: u64 = 1_000;
+const SIGNALS: u64 = 5_000;
 
 /// A signal handler that calls `value()`, delivered to a thread that is
 /// itself looping on `value()` (so often in the middle of one) while the
