@@ -140,7 +140,7 @@ mod active {
                 if len > open {
                     // SAFETY: `open < len <= capacity`: inside the area;
                     // marking shadow memory touches none of its bytes.
-                    unsafe { unpoison(value.add(open).cast(), len - open) };
+                    unsafe { unpoison(value.wrapping_add(open).cast(), len - open) };
                 }
                 let swapped =
                     self.open
@@ -155,7 +155,7 @@ mod active {
             if len < reach {
                 // SAFETY: `len < reach <= capacity`: inside the area;
                 // marking shadow memory touches none of its bytes.
-                unsafe { poison(value.add(len).cast(), reach - len) };
+                unsafe { poison(value.wrapping_add(len).cast(), reach - len) };
                 // A `&self` path that ran in between (a handler, on this
                 // thread) raised the state over bytes just poisoned: give
                 // them back.
@@ -197,7 +197,7 @@ mod active {
         // bytes of this mapping, whose end is a page boundary, and which
         // past the area are never poisoned (ASan leaves a granule whose
         // tail is addressable alone). Marking touches none of the bytes.
-        unsafe { unpoison(value.add(from).cast(), to - from) };
+        unsafe { unpoison(value.wrapping_add(from).cast(), to - from) };
     }
 
     /// `at` (an offset in the value area at `value`) rounded up to the next
@@ -235,14 +235,12 @@ mod active {
             return None;
         }
         let unpoison = UNPOISON.load(Ordering::Relaxed);
-        // SAFETY: both addresses are the ASan runtime's functions of that
-        // name, whose C signature `Mark` is.
-        Some(unsafe {
-            (
-                core::mem::transmute::<usize, Mark>(poison),
-                core::mem::transmute::<usize, Mark>(unpoison),
-            )
-        })
+        // SAFETY: the address is the ASan runtime's function of that name,
+        // whose C signature `Mark` is.
+        let poison = unsafe { core::mem::transmute::<usize, Mark>(poison) };
+        // SAFETY: as above, for its twin.
+        let unpoison = unsafe { core::mem::transmute::<usize, Mark>(unpoison) };
+        Some((poison, unpoison))
     }
 
     /// `dlsym(RTLD_DEFAULT, "__asan_poison_memory_region")` and its twin.
@@ -253,13 +251,13 @@ mod active {
     fn look_up_runtime(unpoison: &AtomicUsize) -> usize {
         // SAFETY: `dlsym` with RTLD_DEFAULT and a NUL-terminated name only
         // looks a symbol up.
-        let (poison_fn, unpoison_fn) = unsafe {
-            (
-                libc::dlsym(libc::RTLD_DEFAULT, c"__asan_poison_memory_region".as_ptr()),
-                libc::dlsym(
-                    libc::RTLD_DEFAULT,
-                    c"__asan_unpoison_memory_region".as_ptr(),
-                ),
+        let poison_fn =
+            unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__asan_poison_memory_region".as_ptr()) };
+        // SAFETY: as above.
+        let unpoison_fn = unsafe {
+            libc::dlsym(
+                libc::RTLD_DEFAULT,
+                c"__asan_unpoison_memory_region".as_ptr(),
             )
         };
         if poison_fn.is_null() || unpoison_fn.is_null() {

@@ -163,13 +163,7 @@ impl WorkerComm {
         // SAFETY: the caller owns these open descriptors; they are only
         // borrowed (for `fstat`, `mmap` and `fcntl`) until all the checks
         // passed.
-        let borrowed = unsafe {
-            [
-                BorrowedFd::borrow_raw(fuzz_in),
-                BorrowedFd::borrow_raw(fuzz_out),
-                BorrowedFd::borrow_raw(mem),
-            ]
-        };
+        let borrowed = numbers.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
         check_pipe(borrowed[0]).map_err(|error| (0, error))?;
         check_pipe(borrowed[1]).map_err(|error| (1, error))?;
         let (base, size) = SharedMem::map_whole(borrowed[2]).map_err(|error| (2, error))?;
@@ -182,13 +176,7 @@ impl WorkerComm {
         }
         // SAFETY: the caller hands over ownership of three open descriptors,
         // and every check passed, so they are taken now and only here.
-        let (fuzz_in, fuzz_out, mem) = unsafe {
-            (
-                OwnedFd::from_raw_fd(fuzz_in),
-                OwnedFd::from_raw_fd(fuzz_out),
-                OwnedFd::from_raw_fd(mem),
-            )
-        };
+        let [fuzz_in, fuzz_out, mem] = numbers.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         Ok(WorkerComm {
             fuzz_in,
             fuzz_out,
