@@ -7,9 +7,6 @@
 //! - `fuzzshm_mremap`: `mremap(MREMAP_MAYMOVE)`, to grow a mapping in place (Linux);
 //! - `fuzzshm_fallocate`: `fallocate(FALLOC_FL_KEEP_SIZE)`, to reserve a
 //!   file's storage before writing it through a mapping (Linux, Android);
-//! - `fuzzshm_wipe_on_fork`: `madvise(MADV_WIPEONFORK)`, a page a forked
-//!   child finds zeroed, to keep per-process facts without asking the
-//!   kernel each time (Linux, Android);
 //! - `fuzzshm_getrandom`: `getrandom`, for unpredictable temp-file names
 //!   (Linux, Android);
 //! - `fuzzshm_pipe2`: `pipe2(O_CLOEXEC)`, a pipe born close-on-exec (not on
@@ -20,7 +17,7 @@
 //!   directory into a buffer on the stack (Linux, Android).
 //!
 //! - `fuzzshm_list_dir`: the crate can list a directory (for
-//!   `SharedMem::remove_orphans_in`): with `getdents64`, or elsewhere with
+//!   `remove_orphans_in`): with `getdents64`, or elsewhere with
 //!   rustix's `Dir`, which needs the `alloc` feature.
 //!
 //! - `fuzzshm_x86_64_simd`: the copy's AVX streaming kernel
@@ -49,7 +46,6 @@ const FACILITIES: &[(&str, &[&str])] = &[
     ("fuzzshm_memfd", &["linux", "android", "freebsd"]),
     ("fuzzshm_mremap", &["linux"]),
     ("fuzzshm_fallocate", &["linux", "android"]),
-    ("fuzzshm_wipe_on_fork", &["linux", "android"]),
     ("fuzzshm_getrandom", &["linux", "android"]),
     ("fuzzshm_tmpfile", &["linux", "android"]),
     ("fuzzshm_getdents", &["linux", "android"]),

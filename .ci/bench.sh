@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 command -v strace >/dev/null || { apt-get update -qq; apt-get install -y -qq strace >/dev/null; }
 bash .ci/go.sh >/dev/null
 
-cargo bench --bench figures -- --quick
+# Bounded: a wait in the figures that never ends fails the step, named.
+timeout --kill-after=20 600 cargo bench --bench figures -- --quick \
+    || { echo "bench: the smoke run failed or ran past 600 s (status $?)"; exit 1; }
 
 bin=$(cargo bench --bench figures --no-run --message-format=json 2>/dev/null \
     | grep -o '"executable":"[^"]*figures[^"]*"' | tail -1 | cut -d'"' -f4)

@@ -19,7 +19,7 @@ if ! dpkg -s gcc-multilib g++-multilib >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq gcc-multilib g++-multilib >/dev/null
 fi
-bash .ci/go.sh # tests/go_layout.rs asks Go's compiler (GOARCH=386 here)
+bash .ci/go.sh # tests/layout/go_layout.rs asks Go's compiler (GOARCH=386 here)
 
 echo "--- i686-unknown-linux-gnu: every test"
 export CARGO_TARGET_DIR="$base/i686"

@@ -3,6 +3,7 @@
 # crash, recover the input from shared memory, and prove it by replay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib/contain.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cargo run --release --example fuzz_loop -- --seconds 20 --out "$out" | tee "$out/log"
@@ -35,9 +36,11 @@ rm -rf "$out"/crash-*
     --out "$out" >"$out/log" 2>&1 &
 loop=$!
 sleep 2
-pkill -KILL -o -f 'fuzz_loop --worker$' || true
+# The workers are this run's children, found by its pid (never by name,
+# which could match another run's).
+pkill -KILL -o -P "$loop" || true
 sleep 1
-pkill -STOP -n -f 'fuzz_loop --worker$' || true
+pkill -STOP -n -P "$loop" || true
 wait "$loop" || { cat "$out/log"; exit 1; }
 grep -q 'ended from outside (signal 9): not a crash, restarted' "$out/log" \
     && grep -q 'hung (no answer within 2 s)' "$out/log" \

@@ -3,7 +3,7 @@
 # check the header against Go's own compiler. Idempotent.
 #
 # Installing needs root and apt-get. Where Go is missing and cannot be
-# installed, the Go layout proof is skipped with one line (tests/go_layout.rs
+# installed, the Go layout proof is skipped with one line (tests/layout/go_layout.rs
 # skips too), except under CI (CI set to anything but empty, false or 0, as
 # CI services set CI=true), where it is required and this fails.
 set -euo pipefail

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/lib/nightly.sh
-bash .ci/go.sh # tests/go_layout.rs asks Go's compiler for the offsets
+bash .ci/go.sh # tests/layout/go_layout.rs asks Go's compiler for the offsets
 base="${CARGO_TARGET_DIR:-$PWD/target}"
 host=x86_64-unknown-linux-gnu
 
@@ -24,6 +24,6 @@ RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=addr
     cargo test --target "$host" --doc
 unset ASAN_OPTIONS
 
-echo "--- TSan: tests/threads.rs, with std rebuilt instrumented (-Zbuild-std)"
+echo "--- TSan: tests/process/threads.rs, with std rebuilt instrumented (-Zbuild-std)"
 RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR="$base/tsan" \
-    cargo "+$NIGHTLY" test -Zbuild-std --features use-libc --target "$host" --test threads
+    cargo "+$NIGHTLY" test -Zbuild-std --features use-libc --target "$host" --test process -- threads::

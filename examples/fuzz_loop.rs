@@ -21,7 +21,7 @@
 //! Regions are `SharedMem::anonymous`: nothing is left behind however the
 //! coordinator dies, `SIGKILL` included. `--temp-file` uses named `fuzz-*`
 //! files in the temp directory instead, as Go does, and first removes those
-//! that killed coordinators left there (`SharedMem::remove_orphans`).
+//! that killed coordinators left there (`fuzzshm::remove_orphans`).
 //!
 //! ```text
 //! cargo run --release --example fuzz_loop -- [--workers N] [--seconds S]
@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fuzzshm::{CoordinatorComm, SharedMem, WorkerComm};
+use fuzzshm::{read_answer, Answer, CoordinatorComm, SharedMem, WorkerComm};
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 
@@ -399,7 +399,7 @@ fn coordinator(options: Options) -> Result<()> {
         // Named files outlive a coordinator killed with SIGKILL: remove
         // those whose creator is gone before adding ours.
         let dir = std::env::temp_dir();
-        let removed = SharedMem::remove_orphans(&dir)?;
+        let removed = fuzzshm::remove_orphans(&dir)?;
         println!(
             "fuzz_loop: removed {removed} orphaned fuzz-* files from {}",
             dir.display()
@@ -574,7 +574,7 @@ fn serve(
         mut mem,
     } = comm;
     let mut calls = File::from(fuzz_in);
-    let mut answers = File::from(fuzz_out);
+    let answers = File::from(fuzz_out);
     let mut answer = [0u8; 1];
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -592,17 +592,19 @@ fn serve(
             }
             written => written?,
         }
-        let answered = answer_within(&answers, shared.timeout)?;
-        let alive = answered && read_or_eof(&mut answers, &mut answer)?;
+        // Never a wait without end: a target that loops is a time-out.
+        let answered = read_answer(&answers, &mut answer, shared.timeout)?;
         let ran = u64::try_from(mem.header().count().load(Ordering::Relaxed)).unwrap_or(0);
         shared.execs[id].fetch_add(ran, Ordering::Relaxed);
-        if !answered {
-            child.kill()?;
-            child.wait()?;
-            return Ok((mem, Some(Death::Hung(shared.timeout))));
-        }
-        if !alive {
-            return Ok((mem, Some(Death::Exited(child.wait()?))));
+        match answered {
+            Answer::Complete => {}
+            Answer::Closed { .. } => return Ok((mem, Some(Death::Exited(child.wait()?)))),
+            Answer::TimedOut { .. } => {
+                // A hang: kill the worker; its input stays in the region.
+                child.kill()?;
+                child.wait()?;
+                return Ok((mem, Some(Death::Hung(shared.timeout))));
+            }
         }
     }
 }
@@ -621,23 +623,6 @@ fn stop_worker(child: &mut Child) -> Result<()> {
     child.kill()?;
     child.wait()?;
     Ok(())
-}
-
-/// Whether the worker answers (or closes its end) within `timeout`.
-fn answer_within(answers: &File, timeout: Duration) -> Result<bool> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let timeout = Timespec {
-        tv_sec: timeout.as_secs() as _,
-        tv_nsec: timeout.subsec_nanos() as _,
-    };
-    loop {
-        let mut ready = [PollFd::new(answers, PollFlags::IN)];
-        match poll(&mut ready, Some(&timeout)) {
-            Ok(n) => return Ok(n > 0),
-            Err(rustix::io::Errno::INTR) => {}
-            Err(errno) => return Err(errno.into()),
-        }
-    }
 }
 
 /// A worker died or hung: if `rawInMem` is set, the region holds the input

@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* pid_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,6 +66,8 @@ extern "C" {
 #define FUZZSHM_EMISALIGNED 11       /* the memory is not aligned for the header */
 #define FUZZSHM_ENAME_COLLISION 12   /* no free fuzz-* file name */
 #define FUZZSHM_EALREADY_TAKEN 13    /* the worker's descriptors were already taken */
+#define FUZZSHM_ENOT_INHERITED 15    /* an inherited descriptor is not open */
+#define FUZZSHM_ESAME_FD 16          /* one descriptor was given twice */
 
 /* The handle: opaque storage, filled by a constructor; 8-aligned in C89,
  * C99, C11 and C++: the union's uint64_t aligns it on 64-bit targets, and
@@ -195,12 +198,36 @@ int fuzzshm_map_file(fuzzshm_t *out, int fd, size_t size);
 /* Go's getWorkerComm, for a worker: takes fds 3, 4 and 5. The region goes
  * to `mem`; the pipe descriptors, now yours, to *fuzz_in and *fuzz_out;
  * all three are close-on-exec from then on. Once per process
- * (FUZZSHM_EALREADY_TAKEN). On failure (fd 5 empty, read-only, a
- * directory...) fds 3, 4, 5 stay open and untaken, and a later call may
- * take them. FUZZSHM_ENULL and FUZZSHM_EOPEN (mem already open) touch no
+ * (FUZZSHM_EALREADY_TAKEN); FUZZSHM_ENOT_INHERITED if one is not open.
+ * On failure (fd 5 empty, read-only, a directory...) fds 3, 4, 5 stay
+ * open and untaken, and a later call may take them. FUZZSHM_ENULL and FUZZSHM_EOPEN (mem already open) touch no
  * descriptor. Contract: fds 3-5 were inherited for the worker protocol and
  * nothing else in this process uses them. */
 int fuzzshm_worker_comm(fuzzshm_t *mem, int *fuzz_in, int *fuzz_out);
+
+/* Go's coordinator starting a worker (CoordinatorComm::spawn in Rust):
+ * runs argv[0] (searched in PATH if it has no slash, as posix_spawnp
+ * does) with the arguments argv and the environment envp, both
+ * NULL-terminated (pass environ for this process's own), its ends of two
+ * new pipes at fds 3 and 4 and the region of `mem` at fd 5. On success
+ * *pid is the worker's pid (reap it with waitpid), *fuzz_in the write end
+ * of its calls and *fuzz_out the read end of its answers: both yours,
+ * close-on-exec. This process keeps no other copy of the worker's ends,
+ * so when the worker exits or dies, a read on *fuzz_out returns 0 (end of
+ * stream) and a write on *fuzz_in fails with EPIPE (SIGPIPE unless
+ * ignored); closing *fuzz_in tells the worker to stop.
+ * `mem` is only borrowed: it stays open and yours on success and on
+ * failure alike (after a crash it holds the input: hand it to the next
+ * worker). Fds 3, 4 and 5 of this process, where free, get /dev/null
+ * for the life of the process, so that no descriptor the spawn opens can
+ * take those numbers and be replaced in the child.
+ * Errors: FUZZSHM_ENULL (argv, argv[0], envp or an out-pointer NULL),
+ * FUZZSHM_ECLOSED (mem not open), -errno from pipe2 or fcntl (-EMFILE
+ * when no descriptor is left above 5), or from posix_spawnp (-ENOENT for
+ * a missing program, -EACCES, -EAGAIN...). On error nothing is written to
+ * *pid, *fuzz_in or *fuzz_out, and no descriptor of the attempt stays
+ * open. Not built for Android. */
+int fuzzshm_spawn(char *const argv[], char *const envp[], const fuzzshm_t *mem, pid_t *pid, int *fuzz_in, int *fuzz_out);
 
 /* Go's Close: unmaps, closes the descriptor, removes the file if this
  * process created it. The handle is closed even if one of these fails
@@ -237,7 +264,10 @@ int fuzzshm_set_value(fuzzshm_t *mem, const uint8_t *data, size_t len);
  * fuzzshm_set_value_len hands out or publishes a value, so a target that
  * reads past its input is reported as a use-after-poison, as with
  * libFuzzer's exact-size copy. A pointer from fuzzshm_value_buffer is
- * wholly addressable until the next of those calls: take it again after.
+ * wholly addressable until the next of those calls: take it again after;
+ * one from an earlier fuzzshm_value is addressable up to the latest
+ * value's length only. The poisoning takes no lock: a forked child never
+ * waits for a thread of its parent.
  * 0 without ASan, where none of this costs anything. */
 int fuzzshm_asan_poisoning(void);
 

@@ -7,12 +7,16 @@ pub use rustix::io::Errno;
 /// What went wrong, with the number that was wrong or the errno the kernel gave.
 ///
 /// No function in this crate panics on bad input; each returns one of these.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// A system call failed; `call` names it (`"mmap"`, `"openat"`, ...).
+    /// A system call failed, or was refused before it was made with the
+    /// errno the kernel would have given: `EBADF` for a negative
+    /// descriptor, `ftruncate`'s `EFBIG` for a size past `RLIMIT_FSIZE`
+    /// (where the kernel would raise `SIGXFSZ` first).
     Os {
-        /// The system call that failed.
+        /// The system call: `"mmap"`, `"openat"`, or with the argument
+        /// that tells it apart (`"fcntl(F_SETFD)"`, `"openat($TMPDIR/fuzz-*)"`).
         call: &'static str,
         /// What the kernel answered.
         errno: Errno,
@@ -57,14 +61,15 @@ pub enum Error {
     /// pipe, a socket, a device...).
     NotRegularFile {
         /// The `st_mode` that `fstat` reported.
-        mode: u32,
+        mode: FileMode,
     },
-    /// An inherited descriptor (fd 3 or 4 of a worker) is not a pipe.
+    /// A worker's `fuzz_in` or `fuzz_out` descriptor (fd 3 or 4 when
+    /// inherited) is neither a pipe nor a socket.
     NotPipe {
         /// The descriptor number.
         fd: i32,
         /// The `st_mode` that `fstat` reported.
-        mode: u32,
+        mode: FileMode,
     },
     /// `resize` was asked to make the region smaller; regions only grow, so
     /// a peer that still maps the old size can never fault.
@@ -90,6 +95,37 @@ pub enum Error {
     /// The worker's descriptors were already taken by an earlier
     /// [`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited).
     AlreadyTaken,
+    /// A descriptor a worker inherits (fd 3, 4 or 5) is not open: the
+    /// process was not started by a coordinator
+    /// ([`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited)).
+    NotInherited {
+        /// The descriptor number.
+        fd: i32,
+    },
+    /// One descriptor was given for two of a worker's three
+    /// ([`WorkerComm::from_raw_fds`](crate::WorkerComm::from_raw_fds)): it
+    /// would have two owners, and be closed twice.
+    SameFd {
+        /// The descriptor number.
+        fd: i32,
+    },
+}
+
+/// A file's `st_mode` (type and permissions), shown in octal as `ls` and
+/// `stat` show it: `0o40755` is a directory.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileMode(pub u32);
+
+impl fmt::Debug for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#o}", self.0)
+    }
+}
+
+impl fmt::Display for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
 }
 
 /// This crate's result type.
@@ -97,6 +133,7 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 impl Error {
     /// The errno of an [`Error::Os`], as the raw number; `None` for the others.
+    #[must_use]
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { errno, .. } => Some(errno.raw_os_error()),
@@ -107,69 +144,6 @@ impl Error {
     /// Builds the `map_err` adapter for a failed system call.
     pub(crate) fn os(call: &'static str) -> impl FnOnce(Errno) -> Error {
         move |errno| Error::Os { call, errno }
-    }
-}
-
-/// As derived, but file modes in octal, as `Display` and `ls` show them.
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Error::NotRegularFile { mode } => f
-                .debug_struct("NotRegularFile")
-                .field("mode", &format_args!("{mode:#o}"))
-                .finish(),
-            Error::NotPipe { fd, mode } => f
-                .debug_struct("NotPipe")
-                .field("fd", &fd)
-                .field("mode", &format_args!("{mode:#o}"))
-                .finish(),
-            Error::Os { call, errno } => f
-                .debug_struct("Os")
-                .field("call", &call)
-                .field("errno", &errno)
-                .finish(),
-            Error::SizeOverflow { capacity } => f
-                .debug_struct("SizeOverflow")
-                .field("capacity", &capacity)
-                .finish(),
-            Error::ValueTooLarge { len, capacity } => f
-                .debug_struct("ValueTooLarge")
-                .field("len", &len)
-                .field("capacity", &capacity)
-                .finish(),
-            Error::CorruptValueLen {
-                value_len,
-                capacity,
-            } => f
-                .debug_struct("CorruptValueLen")
-                .field("value_len", &value_len)
-                .field("capacity", &capacity)
-                .finish(),
-            Error::TooSmall { size, needed } => f
-                .debug_struct("TooSmall")
-                .field("size", &size)
-                .field("needed", &needed)
-                .finish(),
-            Error::TooLarge { size } => f.debug_struct("TooLarge").field("size", &size).finish(),
-            Error::ShrinkRefused {
-                capacity,
-                requested,
-            } => f
-                .debug_struct("ShrinkRefused")
-                .field("capacity", &capacity)
-                .field("requested", &requested)
-                .finish(),
-            Error::Misaligned { addr, align } => f
-                .debug_struct("Misaligned")
-                .field("addr", &format_args!("{addr:#x}"))
-                .field("align", &align)
-                .finish(),
-            Error::NameCollision { attempts } => f
-                .debug_struct("NameCollision")
-                .field("attempts", &attempts)
-                .finish(),
-            Error::AlreadyTaken => f.write_str("AlreadyTaken"),
-        }
     }
 }
 
@@ -214,6 +188,10 @@ macro_rules! status_table {
                     "no free fuzz-* file name";
                 AlreadyTaken => FUZZSHM_EALREADY_TAKEN = 13,
                     "the worker's descriptors were already taken";
+                NotInherited => FUZZSHM_ENOT_INHERITED = 15,
+                    "an inherited descriptor is not open";
+                SameFd => FUZZSHM_ESAME_FD = 16,
+                    "one descriptor was given twice";
             }
         }
     };
@@ -261,8 +239,8 @@ impl fmt::Display for Error {
                 write!(f, "{summary}: {size} bytes, {needed} needed")
             }
             Error::TooLarge { size } => write!(f, "{summary}: {size} bytes"),
-            Error::NotRegularFile { mode } => write!(f, "{summary} (st_mode {mode:#o})"),
-            Error::NotPipe { fd, mode } => write!(f, "{summary}: fd {fd} (st_mode {mode:#o})"),
+            Error::NotRegularFile { mode } => write!(f, "{summary} (st_mode {mode})"),
+            Error::NotPipe { fd, mode } => write!(f, "{summary}: fd {fd} (st_mode {mode})"),
             Error::ShrinkRefused {
                 capacity,
                 requested,
@@ -272,6 +250,11 @@ impl fmt::Display for Error {
             }
             Error::NameCollision { attempts } => write!(f, "{summary} after {attempts} attempts"),
             Error::AlreadyTaken => f.write_str(summary),
+            Error::NotInherited { fd } => write!(
+                f,
+                "{summary}: fd {fd} (was this process started by a coordinator?)"
+            ),
+            Error::SameFd { fd } => write!(f, "{summary}: fd {fd}"),
         }
     }
 }

@@ -88,6 +88,7 @@ mod layout_32 {
 /// `None` when the sum would exceed `isize::MAX`, the most that one mapping
 /// or slice may span (on 32-bit targets that is the real limit long before
 /// `usize` wraps).
+#[must_use]
 pub const fn region_size(capacity: usize) -> Option<usize> {
     match HEADER_SIZE.checked_add(capacity) {
         Some(size) if size <= isize::MAX as usize => Some(size),
@@ -100,6 +101,7 @@ impl Header {
     /// coordinator may reset it; both sides may touch it at once, so it is
     /// handed out as the atomic itself.
     #[inline]
+    #[must_use]
     pub fn count(&self) -> &AtomicI64 {
         &self.count
     }
@@ -109,6 +111,7 @@ impl Header {
     /// acquire ordering, pairing with the release store that publishes a
     /// value, so the bytes it covers are visible once it is seen.
     #[inline]
+    #[must_use]
     pub fn value_len(&self) -> isize {
         self.value_len.load(Ordering::Acquire)
     }
@@ -121,6 +124,7 @@ impl Header {
 
     /// `randState`—The PRNG state the worker saved.
     #[inline]
+    #[must_use]
     pub fn rand_state(&self) -> u64 {
         self.rand_state.load()
     }
@@ -133,6 +137,7 @@ impl Header {
 
     /// `randInc`—The PRNG increment.
     #[inline]
+    #[must_use]
     pub fn rand_inc(&self) -> u64 {
         self.rand_inc.load()
     }
@@ -147,6 +152,7 @@ impl Header {
     /// set, the value is the input that killed it. Any non-zero byte reads as
     /// `true` (Go writes only 0 or 1; a peer may write anything).
     #[inline]
+    #[must_use]
     pub fn raw_in_mem(&self) -> bool {
         self.raw_in_mem.load(Ordering::Acquire) != 0
     }

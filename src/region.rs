@@ -122,6 +122,7 @@ impl Region {
 
     /// `header()`—The header at the start of the region.
     #[inline]
+    #[must_use]
     pub fn header(&self) -> &Header {
         // SAFETY: `base` is aligned for `Header` and `size >= HEADER_SIZE`
         // (checked in `from_raw_parts`), so the header is in bounds. Every
@@ -132,6 +133,7 @@ impl Region {
 
     /// The value capacity: the region's size less the header.
     #[inline]
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.size - HEADER_SIZE
     }
@@ -139,13 +141,26 @@ impl Region {
     /// The region's size in bytes, header included: Go's `sharedMemSize`
     /// of its capacity.
     #[inline]
+    #[must_use]
     pub fn size(&self) -> usize {
         self.size
     }
 
-    /// The first byte of the region (the header).
+    /// The first byte of the region (the header), to read.
     #[inline]
-    pub fn as_ptr(&self) -> *mut u8 {
+    #[must_use]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.base.as_ptr().cast_const().cast()
+    }
+
+    /// The first byte of the region (the header), to write: from `&self`,
+    /// as [`AtomicU8::as_ptr`](core::sync::atomic::AtomicU8::as_ptr), since
+    /// a peer writes these bytes whatever this process holds. A write
+    /// through it keeps the [turn rule](crate#safety-model): no reference
+    /// into the bytes it writes may be alive.
+    #[inline]
+    #[must_use]
+    pub fn as_mut_ptr(&self) -> *mut u8 {
         self.base.as_ptr().cast()
     }
 
@@ -158,7 +173,7 @@ impl Region {
     fn value_ptr(&self) -> *mut u8 {
         // SAFETY: `size >= HEADER_SIZE`, so the value area starts in bounds
         // (or one past the end, for a capacity of zero).
-        unsafe { self.as_ptr().add(HEADER_SIZE) }
+        unsafe { self.as_mut_ptr().add(HEADER_SIZE) }
     }
 
     /// The stored `valueLen`, if it is a length this region can hold. The
@@ -187,6 +202,15 @@ impl Region {
 
     /// `valueRef()`—The value: the first `valueLen` bytes after the header.
     ///
+    /// Under AddressSanitizer, this makes the value's bytes addressable and
+    /// poisons none: an earlier slice from this `&self` method may still be
+    /// alive, and a peer may have shortened the value under it since. So
+    /// the bytes past the value stay poisoned only as far as this process
+    /// last narrowed them through a `&mut` method; a worker that wants each
+    /// over-read of its input reported takes the input from
+    /// [`value_mut`](Self::value_mut) (see the crate's [ASan
+    /// section](crate#addresssanitizer)).
+    ///
     /// # Errors
     ///
     /// [`Error::CorruptValueLen`] if the header's `valueLen` is negative or
@@ -194,15 +218,38 @@ impl Region {
     #[inline]
     pub fn value(&self) -> Result<&[u8]> {
         let len = self.checked_value_len()?;
-        self.shadow
-            .expose_shared(self.value_ptr(), self.capacity(), len);
+        self.shadow.widen(self.value_ptr(), len);
         // SAFETY: `len <= capacity`, so the bytes lie inside the region,
         // which is valid for reads; no `&mut` into it exists while `&self`
         // is borrowed.
         Ok(unsafe { slice::from_raw_parts(self.value_ptr(), len) })
     }
 
+    /// [`value`](Self::value) for the C library, which poisons the bytes
+    /// past the value under AddressSanitizer as the `&mut` paths do.
+    ///
+    /// # Errors
+    ///
+    /// As for `value`.
+    ///
+    /// # Safety
+    ///
+    /// No byte past the returned length of a slice from an earlier call is
+    /// read afterwards (the C API's contract for its pointers).
+    #[cfg(feature = "capi")]
+    #[inline]
+    pub(crate) unsafe fn value_exact(&self) -> Result<&[u8]> {
+        let len = self.checked_value_len()?;
+        self.shadow.expose(self.value_ptr(), self.capacity(), len);
+        // SAFETY: as in `value`.
+        Ok(unsafe { slice::from_raw_parts(self.value_ptr(), len) })
+    }
+
     /// `valueRef()`, writable—The value, to mutate in place.
+    ///
+    /// Under AddressSanitizer the bytes past the value are poisoned here
+    /// (no slice of the region outlives `&mut self`): a worker that reads
+    /// each input through this method has every over-read reported.
     ///
     /// # Errors
     ///
@@ -219,10 +266,11 @@ impl Region {
     /// The whole value area, `capacity()` bytes, whatever `valueLen` says,
     /// to read: Go's `valueRef()[:cap]`, for a tool that inspects what lies
     /// past the value (under AddressSanitizer the whole area stays
-    /// readable until the next write through `&mut`).
+    /// readable until the next call of a `&mut` method).
     #[inline]
+    #[must_use]
     pub fn value_buffer(&self) -> &[u8] {
-        self.shadow.hold_open(self.value_ptr(), self.capacity());
+        self.shadow.widen(self.value_ptr(), self.capacity());
         // SAFETY: exactly the value area, valid for reads; no `&mut` into it
         // exists while `&self` is borrowed.
         unsafe { slice::from_raw_parts(self.value_ptr(), self.capacity()) }
@@ -232,6 +280,7 @@ impl Region {
     /// where a mutator grows an input in place (Go's `valueRef()[:cap]`)
     /// before [`set_value_len`](Self::set_value_len) publishes its length.
     #[inline]
+    #[must_use]
     pub fn value_buffer_mut(&mut self) -> &mut [u8] {
         self.unpoison_all();
         // SAFETY: exactly the value area; valid and exclusive as in `value_mut`.

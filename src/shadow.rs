@@ -1,7 +1,7 @@
 //! AddressSanitizer's view of the value area: the bytes past `valueLen`
-//! are poisoned in this process's shadow memory whenever a value is handed
-//! out or published, so a target that reads past its input is reported as
-//! it would be from libFuzzer's exact-size heap copy, without the copy.
+//! are poisoned in this process's shadow memory, so a target that reads
+//! past its input is reported as it would be from libFuzzer's exact-size
+//! heap copy, without the copy.
 //!
 //! Compiled in when the crate itself is built with `-Zsanitizer=address`
 //! (build.rs sets `fuzzshm_asan`), and in the C library (feature `capi`),
@@ -9,10 +9,23 @@
 //! program without it. Otherwise [`Shadow`] is empty and every method is
 //! an empty inline function: no code, no branch.
 //!
-//! Shadow memory is per process: a peer's writes change nothing here. What
-//! this process sees poisoned follows the `valueLen` it last read or wrote
-//! through this crate; a peer that grows the value makes the new bytes
-//! readable at this process's next [`value`](crate::Region::value).
+//! Two rules keep the shadow from ever lying about a slice that is alive:
+//!
+//! - Only an exclusive path narrows ([`Shadow::expose`]): a `&mut` method,
+//!   which no slice of the value outlives, or the C library, whose
+//!   contract ends the earlier pointers. A `&self` path
+//!   ([`Shadow::widen`]) only ever makes more bytes addressable, since an
+//!   older slice from another `&self` call may still be read.
+//! - Nothing waits. There is no lock: the state is one atomic word, the
+//!   offset up to which every byte is addressable at every instant (bytes
+//!   are unpoisoned before it grows, and poisoned after it shrinks). A
+//!   forked child, which has only the forking thread, and a signal handler
+//!   that interrupts its own thread in the middle of an update, both find
+//!   a state they can build on, never one to wait out.
+//!
+//! Shadow memory is per process: a peer's writes change nothing here. A
+//! peer that grows the value makes the new bytes readable at this
+//! process's next [`value`](crate::Region::value).
 
 #[cfg(any(fuzzshm_asan, feature = "capi"))]
 pub(crate) use active::Shadow;
@@ -58,10 +71,7 @@ mod inactive {
         pub(crate) fn expose(&self, _value: *mut u8, _capacity: usize, _len: usize) {}
 
         #[inline(always)]
-        pub(crate) fn expose_shared(&self, _value: *mut u8, _capacity: usize, _len: usize) {}
-
-        #[inline(always)]
-        pub(crate) fn hold_open(&self, _value: *mut u8, _capacity: usize) {}
+        pub(crate) fn widen(&self, _value: *mut u8, _len: usize) {}
     }
 }
 
@@ -73,11 +83,15 @@ mod active {
     /// `__asan_poison_memory_region` and `__asan_unpoison_memory_region`.
     type Mark = unsafe extern "C" fn(*const c_void, usize);
 
-    /// The value area's state for ASan: where its poisoned tail starts
-    /// (the value length this process last exposed; the capacity while
-    /// nothing is poisoned), or one of the markers below.
+    /// ASan's granule: one shadow byte describes 8 bytes of memory.
+    const GRANULE: usize = 8;
+
+    /// The value area's state for ASan.
     pub(crate) struct Shadow {
-        state: AtomicUsize,
+        /// Every byte of `[0, open)` is addressable, at every instant; past
+        /// it, the rest of its granule may be too. [`UNTRACKED`] for
+        /// memory the region does not own.
+        open: AtomicUsize,
     }
 
     /// A region over memory its caller owns ([`Region::from_raw_parts`]):
@@ -85,39 +99,20 @@ mod active {
     ///
     /// [`Region::from_raw_parts`]: crate::Region::from_raw_parts
     const UNTRACKED: usize = usize::MAX;
-    /// The whole area was handed out through `&self`
-    /// ([`Region::value_buffer`]): nothing is poisoned, and `&self` paths
-    /// poison nothing until a `&mut` path (which no such slice outlives)
-    /// takes the state back.
-    ///
-    /// [`Region::value_buffer`]: crate::Region::value_buffer
-    const HELD_OPEN: usize = usize::MAX - 1;
-    /// A thread is changing the shadow: the others wait, so the shadow and
-    /// the state never disagree (`Region` is `Sync`).
-    const BUSY: usize = usize::MAX - 2;
-
-    /// What a caller wants of the shadow.
-    enum Want {
-        /// `[0, len)` addressable, the rest poisoned (a `&mut` path).
-        Value(usize),
-        /// As `Value`, unless the area is held open (`&self` paths).
-        SharedValue(usize),
-        /// Everything addressable, and held so.
-        Open,
-    }
 
     impl Shadow {
         /// A fresh mapping's value area of `capacity` bytes: nothing
-        /// poisoned yet.
+        /// poisoned yet (poisoning costs shadow memory in proportion to
+        /// what it covers; a new region costs none until written).
         pub(crate) fn tracking(capacity: usize) -> Shadow {
             Shadow {
-                state: AtomicUsize::new(capacity),
+                open: AtomicUsize::new(capacity),
             }
         }
 
         pub(crate) fn untracked() -> Shadow {
             Shadow {
-                state: AtomicUsize::new(UNTRACKED),
+                open: AtomicUsize::new(UNTRACKED),
             }
         }
 
@@ -126,63 +121,89 @@ mod active {
         /// `len` is at most `capacity`; exposing the capacity unpoisons
         /// everything, as must happen before the mapping is unmapped or
         /// moved.
-        #[inline]
+        ///
+        /// Only for a caller no slice past `len` from an earlier call is
+        /// read after: a `&mut` path, or the C library (whose contract
+        /// says so). It never waits; a `&self` path that interrupts it (a
+        /// signal handler) still gets its bytes, and the state stays true.
         pub(crate) fn expose(&self, value: *mut u8, capacity: usize, len: usize) {
-            self.update(value, capacity, Want::Value(len));
-        }
-
-        /// [`expose`](Self::expose) from a `&self` path: not while a slice
-        /// of the whole area may be alive.
-        #[inline]
-        pub(crate) fn expose_shared(&self, value: *mut u8, capacity: usize, len: usize) {
-            self.update(value, capacity, Want::SharedValue(len));
-        }
-
-        /// Unpoisons the whole area, and keeps it so for `&self` paths.
-        #[inline]
-        pub(crate) fn hold_open(&self, value: *mut u8, capacity: usize) {
-            self.update(value, capacity, Want::Open);
-        }
-
-        fn update(&self, value: *mut u8, capacity: usize, want: Want) {
             let Some((poison, unpoison)) = runtime() else {
                 return;
             };
-            let state = loop {
-                match self.state.load(Ordering::Acquire) {
-                    UNTRACKED => return,
-                    BUSY => core::hint::spin_loop(),
-                    state => {
-                        let taken = self.state.compare_exchange_weak(
-                            state,
-                            BUSY,
-                            Ordering::Acquire,
-                            Ordering::Relaxed,
-                        );
-                        if taken.is_ok() {
-                            break state;
-                        }
-                    }
+            // Widening: the bytes first, then the state. Narrowing: the
+            // state first, then the bytes.
+            let open = loop {
+                let open = self.open.load(Ordering::Acquire);
+                if open == UNTRACKED {
+                    return;
+                }
+                if len > open {
+                    // SAFETY: `open < len <= capacity`: inside the area;
+                    // marking shadow memory touches none of its bytes.
+                    unsafe { unpoison(value.wrapping_add(open).cast(), len - open) };
+                }
+                let swapped =
+                    self.open
+                        .compare_exchange(open, len, Ordering::AcqRel, Ordering::Acquire);
+                if swapped.is_ok() {
+                    break open;
                 }
             };
-            let from = if state == HELD_OPEN { capacity } else { state };
-            let (next, to) = match want {
-                Want::SharedValue(_) if state == HELD_OPEN => (HELD_OPEN, capacity),
-                Want::Value(len) | Want::SharedValue(len) => (len, len),
-                Want::Open => (HELD_OPEN, capacity),
-            };
-            // SAFETY: both ranges lie in the value area (`from` and `to` are
-            // at most its capacity); marking shadow memory reads and writes
-            // none of the bytes themselves.
-            unsafe {
-                if to > from {
-                    unpoison(value.add(from).cast(), to - from);
-                } else if to < from {
-                    poison(value.add(to).cast(), from - to);
+            // Bytes up to here may be addressable: `open`, or up to the end
+            // of its granule after a `widen`. Never poisoned past the area.
+            let reach = granule_end(value, open).min(capacity);
+            if len < reach {
+                // SAFETY: `len < reach <= capacity`: inside the area;
+                // marking shadow memory touches none of its bytes.
+                unsafe { poison(value.wrapping_add(len).cast(), reach - len) };
+                // A `&self` path that ran in between (a handler, on this
+                // thread) raised the state over bytes just poisoned: give
+                // them back.
+                let now = self.open.load(Ordering::Acquire);
+                if now > len {
+                    unpoison_granules(unpoison, value, len, now);
                 }
             }
-            self.state.store(next, Ordering::Release);
         }
+
+        /// Makes `[0, len)` of the value area addressable, poisoning
+        /// nothing: for `&self` paths, under whose earlier slices nothing
+        /// may be poisoned. Lock-free and wait-free: from any thread, a
+        /// forked child, or a signal handler, whatever was interrupted.
+        #[inline]
+        pub(crate) fn widen(&self, value: *mut u8, len: usize) {
+            let Some((_, unpoison)) = runtime() else {
+                return;
+            };
+            let open = self.open.load(Ordering::Acquire);
+            // `UNTRACKED` is above any length.
+            if len > open {
+                unpoison_granules(unpoison, value, open, len);
+                self.open.fetch_max(len, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Unpoisons `[from, to)` of the value area at `value`, extended to the
+    /// end of `to`'s granule. Threads may do this at once over the same
+    /// bytes: ASan then only stores "addressable" (zero) shadow bytes, never
+    /// a partial granule's count, which it computes from the byte's old
+    /// value and would race.
+    #[cold]
+    fn unpoison_granules(unpoison: Mark, value: *mut u8, from: usize, to: usize) {
+        let to = granule_end(value, to);
+        // SAFETY: `from < to`, and `to` at most the end of the granule
+        // holding the area's last byte (`to` was at most the capacity):
+        // bytes of this mapping, whose end is a page boundary, and which
+        // past the area are never poisoned (ASan leaves a granule whose
+        // tail is addressable alone). Marking touches none of the bytes.
+        unsafe { unpoison(value.wrapping_add(from).cast(), to - from) };
+    }
+
+    /// `at` (an offset in the value area at `value`) rounded up to the next
+    /// granule boundary in memory.
+    fn granule_end(value: *mut u8, at: usize) -> usize {
+        at + (GRANULE - (value as usize).wrapping_add(at) % GRANULE) % GRANULE
     }
 
     /// The crate itself is built with ASan: its runtime is linked in.
@@ -214,14 +235,12 @@ mod active {
             return None;
         }
         let unpoison = UNPOISON.load(Ordering::Relaxed);
-        // SAFETY: both addresses are the ASan runtime's functions of that
-        // name, whose C signature `Mark` is.
-        Some(unsafe {
-            (
-                core::mem::transmute::<usize, Mark>(poison),
-                core::mem::transmute::<usize, Mark>(unpoison),
-            )
-        })
+        // SAFETY: the address is the ASan runtime's function of that name,
+        // whose C signature `Mark` is.
+        let poison = unsafe { core::mem::transmute::<usize, Mark>(poison) };
+        // SAFETY: as above, for its twin.
+        let unpoison = unsafe { core::mem::transmute::<usize, Mark>(unpoison) };
+        Some((poison, unpoison))
     }
 
     /// `dlsym(RTLD_DEFAULT, "__asan_poison_memory_region")` and its twin.
@@ -232,13 +251,13 @@ mod active {
     fn look_up_runtime(unpoison: &AtomicUsize) -> usize {
         // SAFETY: `dlsym` with RTLD_DEFAULT and a NUL-terminated name only
         // looks a symbol up.
-        let (poison_fn, unpoison_fn) = unsafe {
-            (
-                libc::dlsym(libc::RTLD_DEFAULT, c"__asan_poison_memory_region".as_ptr()),
-                libc::dlsym(
-                    libc::RTLD_DEFAULT,
-                    c"__asan_unpoison_memory_region".as_ptr(),
-                ),
+        let poison_fn =
+            unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__asan_poison_memory_region".as_ptr()) };
+        // SAFETY: as above.
+        let unpoison_fn = unsafe {
+            libc::dlsym(
+                libc::RTLD_DEFAULT,
+                c"__asan_unpoison_memory_region".as_ptr(),
             )
         };
         if poison_fn.is_null() || unpoison_fn.is_null() {

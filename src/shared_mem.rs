@@ -31,17 +31,11 @@ use crate::temp_file::{TempDir, TempFile};
 ///
 /// # One mapping per file in a process
 ///
-/// Creating a region ([`temp_file`](Self::temp_file),
-/// [`create_in`](Self::create_in), [`memfd`](Self::memfd),
-/// [`anonymous`](Self::anonymous), [`anonymous_in`](Self::anonymous_in))
-/// is safe: the file is new, and this `SharedMem` is its only mapping here.
-/// Adopting a descriptor ([`from_fd`](Self::from_fd), [`map_file`](Self::map_file),
-/// [`WorkerComm::from_inherited`](crate::WorkerComm::from_inherited)) is
-/// `unsafe`: if the same file were mapped twice in this process, one
-/// mapping's [`value`](Region::value) and the other's
-/// [`value_mut`](Self::value_mut) would be a `&[u8]` and a `&mut [u8]` over
-/// the same bytes, which is undefined behaviour (the compiler may keep a
-/// stale byte in a register). This does not compile:
+/// Creating a region is safe; adopting a descriptor that may already be
+/// mapped in this process is `unsafe`, because two mappings of one file
+/// would give a `&[u8]` and a `&mut [u8]` over the same bytes: the crate's
+/// [safety model](crate#safety-model) says why and what a peer may do.
+/// This does not compile:
 ///
 /// ```compile_fail,E0133
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -65,6 +59,11 @@ pub struct SharedMem {
     /// Whether [`reserve_whole`](Self::reserve_whole) asked for the whole
     /// value area, in every size the region grows to.
     reserve_whole: bool,
+}
+
+/// [`region_size`], or [`Error::SizeOverflow`] naming `capacity`.
+fn size_for(capacity: usize) -> Result<usize> {
+    region_size(capacity).ok_or(Error::SizeOverflow { capacity })
 }
 
 /// The policy on a file's size: it must hold a header and fit in one
@@ -101,7 +100,7 @@ impl SharedMem {
     /// directory removed and re-created, is followed; a relative `TMPDIR`
     /// is taken against the working directory of the call. (A directory
     /// renamed while a file is in it makes `close` fail with `ENOENT`, as
-    /// Go's `Close` does; [`create_in`](Self::create_in) removes through a
+    /// Go's `Close` does; [`temp_file_in`](Self::temp_file_in) removes through a
     /// directory descriptor instead.)
     ///
     /// # Errors
@@ -109,7 +108,7 @@ impl SharedMem {
     /// [`Error::SizeOverflow`] if the region would not fit in the address
     /// space; [`Error::Os`] if the file cannot be created (`ENOENT` from
     /// `openat($TMPDIR/fuzz-*)` if the directory is not there), sized
-    /// (`EFBIG` above `RLIMIT_FSIZE`, never `SIGXFSZ`) or mapped. Nothing
+    /// (`EFBIG` above `RLIMIT_FSIZE`) or mapped. Nothing
     /// is left behind.
     ///
     /// # Examples
@@ -123,26 +122,27 @@ impl SharedMem {
     /// ```
     #[cfg(feature = "std")]
     pub fn temp_file(capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::create_sized(TempFile::create_in_temp_dir()?, size)
     }
 
-    /// [`create_in`](Self::create_in) the directory at `path`, which is
+    /// [`temp_file_in`](Self::temp_file_in) the directory at `path`, which is
     /// opened for the purpose and kept open to remove the file from.
     #[cfg(feature = "capi")]
     pub(crate) fn create_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::create_sized(TempFile::create(TempDir::open(path)?)?, size)
     }
 
     /// `openat(dir, "fuzz-…", O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW, 0600)`—
-    /// [`temp_file`](Self::temp_file) in a directory given as a descriptor,
+    /// [`temp_file`](Self::temp_file) in a directory given as any
+    /// descriptor ([`AsFd`]: a `std::fs::File` of the directory will do),
     /// without `std`.
     ///
     /// The name is `fuzz-`, this process's pid, `-` and 8 random hex
-    /// digits, tried again on a collision. The directory descriptor is duplicated (close-on-exec) and
-    /// kept, so the file is removed from the same directory on close even if
-    /// the directory is renamed meanwhile.
+    /// digits, tried again on a collision. The directory descriptor is
+    /// duplicated (close-on-exec) and kept, so the file is removed from the
+    /// same directory on close even if the directory is renamed meanwhile.
     ///
     /// # Errors
     ///
@@ -152,14 +152,13 @@ impl SharedMem {
     /// # Examples
     ///
     /// ```
-    /// use rustix::fs::{openat, Mode, OFlags, CWD};
-    /// let dir = openat(CWD, "/tmp", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    /// let mem = fuzzshm::SharedMem::create_in(&dir, 4096)?;
+    /// let dir = std::fs::File::open("/tmp")?;
+    /// let mem = fuzzshm::SharedMem::temp_file_in(&dir, 4096)?;
     /// assert_eq!(mem.capacity(), 4096);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+    pub fn temp_file_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
+        let size = size_for(capacity)?;
         Self::create_sized(TempFile::create(TempDir::duplicate(dir.as_fd())?)?, size)
     }
 
@@ -187,7 +186,7 @@ impl SharedMem {
     /// # Errors
     ///
     /// [`Error::SizeOverflow`], or [`Error::Os`] if the kernel refuses
-    /// (`EFBIG` above `RLIMIT_FSIZE`, never `SIGXFSZ`).
+    /// (`EFBIG` above `RLIMIT_FSIZE`).
     ///
     /// # Examples
     ///
@@ -204,7 +203,7 @@ impl SharedMem {
         doc(cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd")))
     )]
     pub fn memfd(capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         let fd = sys::sealed_memfd(size)?;
         let base = sys::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
@@ -228,13 +227,12 @@ impl SharedMem {
     ///   creates one, `fuzz-<pid>-<8 hex digits>`, and unlinked at once
     ///   (these systems have no `O_TMPFILE`). A process killed between
     ///   those two system calls leaves an empty file under its pid, which
-    ///   [`remove_orphans`](Self::remove_orphans) removes. Without `std`,
+    ///   [`remove_orphans`](crate::remove_orphans) removes. Without `std`,
     ///   use [`anonymous_in`](Self::anonymous_in).
     ///
     /// # Errors
     ///
-    /// As [`memfd`](Self::memfd) (`EFBIG` above `RLIMIT_FSIZE`, never
-    /// `SIGXFSZ`), or, for a file, as [`temp_file`](Self::temp_file).
+    /// As [`memfd`](Self::memfd) (`EFBIG` above `RLIMIT_FSIZE`), or, for a file, as [`temp_file`](Self::temp_file).
     /// Nothing is left behind.
     ///
     /// # Examples
@@ -253,7 +251,7 @@ impl SharedMem {
         }
         #[cfg(not(fuzzshm_memfd))]
         {
-            let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+            let size = size_for(capacity)?;
             Self::map_unnamed(TempFile::created_then_unlinked(TempDir::current()?)?, size)
         }
     }
@@ -263,7 +261,7 @@ impl SharedMem {
     /// names, as for `fuzzshm_temp_file`.
     #[cfg(all(feature = "capi", not(fuzzshm_memfd)))]
     pub(crate) fn anonymous_at(path: impl rustix::path::Arg, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::map_unnamed(TempFile::created_then_unlinked(TempDir::open(path)?)?, size)
     }
 
@@ -277,28 +275,29 @@ impl SharedMem {
     /// `O_EXCL`, so no one holding the descriptor can give it a name
     /// later); where the file system has no `O_TMPFILE` (`EOPNOTSUPP`,
     /// some network and FUSE ones; `EISDIR` before Linux 3.11), and on
-    /// other systems, a file created as [`create_in`](Self::create_in)
+    /// other systems, a file created as [`temp_file_in`](Self::temp_file_in)
     /// creates one and unlinked at once, as in [`anonymous`](Self::anonymous).
     /// `dir` is borrowed for the call only.
     ///
     /// # Errors
     ///
-    /// As [`create_in`](Self::create_in): [`Error::SizeOverflow`], or
+    /// As [`temp_file_in`](Self::temp_file_in): [`Error::SizeOverflow`], or
     /// [`Error::Os`] if the file cannot be created, sized (`EFBIG` above
-    /// `RLIMIT_FSIZE`, never `SIGXFSZ`) or mapped. Nothing is left behind.
+    /// `RLIMIT_FSIZE`) or mapped. Nothing is left behind.
     ///
     /// # Examples
     ///
     /// ```
-    /// use rustix::fs::{openat, Mode, OFlags, CWD};
-    /// let dir = openat(CWD, "/tmp", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    /// use std::os::{fd::AsFd, unix::fs::MetadataExt};
+    /// let dir = std::fs::File::open("/tmp")?;
     /// let mut mem = fuzzshm::SharedMem::anonymous_in(&dir, 4096)?;
     /// mem.set_value(b"input")?;
-    /// assert_eq!(rustix::fs::fstat(&mem)?.st_nlink, 0); // no name anywhere
+    /// let file = std::fs::File::from(mem.as_fd().try_clone_to_owned()?);
+    /// assert_eq!(file.metadata()?.nlink(), 0); // no name anywhere
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn anonymous_in(dir: impl AsFd, capacity: usize) -> Result<SharedMem> {
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         Self::map_unnamed(TempFile::unnamed_in(dir.as_fd())?, size)
     }
 
@@ -308,105 +307,6 @@ impl SharedMem {
         sys::set_size(fd.as_fd(), size)?;
         let base = sys::map(fd.as_fd(), size)?;
         Ok(SharedMem::from_parts(base, size, fd, None))
-    }
-
-    /// `openat(dir, O_DIRECTORY)`, then as
-    /// [`remove_orphans_in`](Self::remove_orphans_in)—Removes the `fuzz-*`
-    /// files left in the directory at `dir` by processes that died without
-    /// closing their regions (a coordinator killed with `SIGKILL`), never
-    /// one whose creator is alive; returns how many it removed.
-    /// [`remove_orphans_in`](Self::remove_orphans_in) says exactly which
-    /// files those are, and where the pid in a name cannot tell.
-    ///
-    /// Call it at start-up on the temp directory
-    /// (`std::env::temp_dir()`), or switch to regions that cannot leak
-    /// ([`anonymous`](Self::anonymous)).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if `dir` cannot be opened (`ENOENT`, `ENOTDIR`,
-    /// `EACCES`) or listed, or a file in it cannot be examined or removed
-    /// for a reason other than those
-    /// [`remove_orphans_in`](Self::remove_orphans_in) passes over. Files
-    /// removed before the error stay removed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # // A directory of the test's own: no one else's files are touched.
-    /// # let tmp = tempfile::tempdir().unwrap();
-    /// # std::env::set_var("TMPDIR", tmp.path());
-    /// // A coordinator's start-up: clean what killed predecessors left.
-    /// let removed = fuzzshm::SharedMem::remove_orphans(std::env::temp_dir())?;
-    /// println!("removed {removed} orphaned fuzz-* files");
-    /// # assert_eq!(removed, 0);
-    /// # Ok::<(), fuzzshm::Error>(())
-    /// ```
-    #[cfg(feature = "std")]
-    pub fn remove_orphans(dir: impl AsRef<std::path::Path>) -> Result<usize> {
-        let dir = sys::open_dir(dir.as_ref())?;
-        crate::temp_file::remove_orphans(dir.as_fd())
-    }
-
-    /// `getdents64`, `kill(pid, 0)`, `fstatat`, `unlinkat`—Removes from the
-    /// directory open as `dir` every regular file named as this crate
-    /// names temp files whose creating process is gone; returns how many
-    /// it removed.
-    ///
-    /// - **Only our names**: `fuzz-<pid>-<8 hex digits>` exactly, as
-    ///   [`temp_file`](Self::temp_file) and [`create_in`](Self::create_in)
-    ///   spell them (decimal pid without leading zeros, lowercase hex). Go's
-    ///   own `fuzz-<digits>` files, any other name, directories and
-    ///   symbolic links (whatever they point to) are never touched.
-    /// - **Only the dead's**: the pid in the name is asked about with
-    ///   `kill(pid, 0)`, which sends nothing. Only `ESRCH` (no such process)
-    ///   counts as gone; a live process, one this user may not signal
-    ///   (`EPERM`), and any other answer keep the file.
-    /// - Files it may not remove (`EPERM`, `EACCES`: another user's in a
-    ///   sticky `/tmp`) and files that went meanwhile (`ENOENT`) are passed
-    ///   over and not counted.
-    ///
-    /// The directory is listed through a descriptor of its own: `dir`'s
-    /// offset is untouched and the call can be repeated. On Linux and
-    /// Android it needs no allocation (a buffer on the stack); elsewhere
-    /// it needs the `alloc` feature.
-    ///
-    /// Limits, since a name carries only a pid:
-    ///
-    /// - **A reused pid keeps a file longer**: if the creator died and a new
-    ///   process got its number, the file stays until that one is gone too.
-    ///   Never the other way round: a live creator's file is never removed.
-    /// - **A creator in another pid namespace looks gone**: its pid means
-    ///   nothing here (or names another process), so its live region could
-    ///   be removed. Give each pid namespace (container, sandbox) a temp
-    ///   directory of its own (a private `TMPDIR`), or clean a shared one
-    ///   only from the namespace that creates the files in it.
-    /// - A dead creator not yet reaped by its parent (a zombie) counts as
-    ///   alive until it is.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if `dir` cannot be listed (`ENOTDIR`, `EACCES`), or a
-    /// file cannot be examined (`fstatat`) or removed (`unlinkat`) for a
-    /// reason other than those passed over above. Files removed before the
-    /// error stay removed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use fuzzshm::SharedMem;
-    /// use rustix::fs::{open, Mode, OFlags};
-    /// let tmp = tempfile::tempdir()?;
-    /// let dir = open(tmp.path(), OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-    /// let mine = SharedMem::create_in(&dir, 4096)?;
-    /// // Its creator, this process, is alive: the file is kept.
-    /// assert_eq!(SharedMem::remove_orphans_in(&dir)?, 0);
-    /// mine.close()?; // and removed here
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[cfg(fuzzshm_list_dir)]
-    pub fn remove_orphans_in(dir: impl AsFd) -> Result<usize> {
-        crate::temp_file::remove_orphans(dir.as_fd())
     }
 
     /// `sharedMemMapFile(f, size, false)`—Maps the first `size` bytes (header
@@ -632,6 +532,7 @@ impl SharedMem {
     /// before are not reserved: on a file system that can fill up, call
     /// [`reserve_whole`](Self::reserve_whole) first.
     #[inline]
+    #[must_use]
     pub fn value_buffer_mut(&mut self) -> &mut [u8] {
         self.region.value_buffer_mut()
     }
@@ -653,7 +554,7 @@ impl SharedMem {
     /// mapping the old size must never lose pages under its feet.
     /// [`Error::SizeOverflow`], or [`Error::Os`] from `fstat`, `mremap`
     /// (`ENOMEM`, also under `RLIMIT_AS`), `ftruncate` (`EFBIG` above
-    /// `RLIMIT_FSIZE`, never `SIGXFSZ`) or, after
+    /// `RLIMIT_FSIZE`) or, after
     /// [`reserve_whole`](Self::reserve_whole), `fallocate` (`ENOSPC`). On
     /// any error the file's size and the mapping are exactly as they were.
     ///
@@ -674,7 +575,7 @@ impl SharedMem {
                 requested: capacity,
             });
         }
-        let size = region_size(capacity).ok_or(Error::SizeOverflow { capacity })?;
+        let size = size_for(capacity)?;
         let old_size = self.region.size();
         if size == old_size {
             return Ok(());

@@ -3,8 +3,7 @@
 //! talks to the kernel.
 
 use core::ffi::{c_void, CStr};
-use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::ptr::NonNull;
 
 use rustix::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
@@ -132,13 +131,13 @@ pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
 
 /// [`dup_cloexec`], where a number below `min` would not do: a limit on
 /// descriptors (`RLIMIT_NOFILE`) at or below `min` is reported as what it
-/// is, `EMFILE` naming the limit, rather than the `EINVAL` the kernel
+/// is, `EMFILE`, rather than the `EINVAL` the kernel
 /// gives for a `min` past it.
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "capi"))]
 pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<OwnedFd> {
     use rustix::io::Errno;
     rustix::io::fcntl_dupfd_cloexec(fd, min).map_err(|errno| Error::Os {
-        call: "fcntl(F_DUPFD_CLOEXEC) under RLIMIT_NOFILE",
+        call: "fcntl(F_DUPFD_CLOEXEC)",
         errno: if errno == Errno::INVAL {
             Errno::MFILE
         } else {
@@ -150,7 +149,7 @@ pub(crate) fn dup_cloexec_above_limit(fd: BorrowedFd<'_>, min: i32) -> Result<Ow
 /// `fcntl(n, F_GETFD)` on each number, and `open("/dev/null", O_CLOEXEC)`
 /// into those not open—Makes sure every descriptor number in `numbers` is
 /// open, for the life of the process.
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "capi"))]
 pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result<()> {
     use rustix::fd::{AsFd, AsRawFd};
     use rustix::io::Errno;
@@ -185,7 +184,7 @@ pub(crate) fn occupy_free_fds(numbers: core::ops::RangeInclusive<i32>) -> Result
 }
 
 /// `pipe2(O_CLOEXEC)`—A pipe, read end first, both ends close-on-exec.
-#[cfg(all(feature = "std", fuzzshm_pipe2))]
+#[cfg(all(any(feature = "std", feature = "capi"), fuzzshm_pipe2))]
 pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
     use rustix::pipe::{pipe_with, PipeFlags};
     pipe_with(PipeFlags::CLOEXEC).map_err(Error::os("pipe2"))
@@ -195,7 +194,7 @@ pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
 /// first, both ends close-on-exec, where there is no `pipe2` (macOS). A
 /// thread that forks and execs between the two calls can leak the ends into
 /// its child; that is the platform's limit, and why `pipe2` exists.
-#[cfg(all(feature = "std", not(fuzzshm_pipe2)))]
+#[cfg(all(any(feature = "std", feature = "capi"), not(fuzzshm_pipe2)))]
 pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
     use rustix::io::{fcntl_setfd, FdFlags};
     let (reader, writer) = rustix::pipe::pipe().map_err(Error::os("pipe"))?;
@@ -203,6 +202,37 @@ pub(crate) fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd)> {
         fcntl_setfd(end, FdFlags::CLOEXEC).map_err(Error::os("fcntl(F_SETFD)"))?;
     }
     Ok((reader, writer))
+}
+
+/// The longest one `poll` is asked to wait: where there is no `ppoll`,
+/// rustix passes the timeout as milliseconds in a C `int` (24.8 days at
+/// most) and refuses more; a longer wait is several polls.
+#[cfg(feature = "std")]
+const LONGEST_POLL: core::time::Duration = core::time::Duration::from_secs(24 * 60 * 60);
+
+/// `poll([{fd, POLLIN}], timeout)`—Whether `fd` has something to read
+/// (bytes, or end of stream) within `timeout`, waiting a day at most;
+/// `Ok(false)` when the time ran out first. `EINTR` is an error here, for
+/// the caller to retry with what is left of its own deadline.
+#[cfg(feature = "std")]
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: core::time::Duration) -> Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = timeout.min(LONGEST_POLL);
+    let timeout = Timespec {
+        // At most a day: the casts cannot truncate.
+        tv_sec: timeout.as_secs() as _,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let ready = poll(&mut fds, Some(&timeout)).map_err(Error::os("poll"))?;
+    Ok(ready > 0)
+}
+
+/// `read(fd, buf)`—Reads what is there, up to `buf.len()` bytes; 0 is end
+/// of stream (for a non-empty `buf`).
+#[cfg(feature = "std")]
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+    rustix::io::read(fd, buf).map_err(Error::os("read"))
 }
 
 /// `close(fd)`—Closes `fd` and reports the kernel's answer (dropping an
@@ -243,7 +273,7 @@ pub(crate) fn check_size_limit(size: usize) -> Result<()> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FileFacts {
     /// `st_mode`: the file type and permissions.
-    pub(crate) mode: u32,
+    pub(crate) mode: crate::FileMode,
     /// `st_size`; a negative size (no regular file has one) reads as
     /// `u64::MAX` rather than wrapping to a small number.
     pub(crate) size: u64,
@@ -251,7 +281,7 @@ pub(crate) struct FileFacts {
 
 impl FileFacts {
     pub(crate) fn file_type(&self) -> FileType {
-        FileType::from_raw_mode(self.mode as _)
+        FileType::from_raw_mode(self.mode.0 as _)
     }
 }
 
@@ -259,7 +289,7 @@ impl FileFacts {
 pub(crate) fn stat(fd: BorrowedFd<'_>) -> Result<FileFacts> {
     let stat = fs::fstat(fd).map_err(Error::os("fstat"))?;
     Ok(FileFacts {
-        mode: stat.st_mode as u32,
+        mode: crate::FileMode(stat.st_mode as u32),
         size: u64::try_from(stat.st_size).unwrap_or(u64::MAX),
     })
 }
@@ -374,18 +404,20 @@ pub(crate) unsafe fn remap_then(
     then: impl FnOnce() -> Result<()>,
 ) -> (NonNull<u8>, Result<()>) {
     #[cfg(fuzzshm_mremap)]
-    // SAFETY: the caller guarantees the mapping. Without MAYMOVE the kernel
-    // only ever extends or trims it where it is, or refuses.
-    unsafe {
+    {
         let old = addr.as_ptr().cast::<c_void>();
         let in_place = mm::MremapFlags::empty();
-        if mm::mremap(old, old_size, new_size, in_place).is_ok() {
+        // SAFETY: the caller guarantees the mapping. Without MAYMOVE the
+        // kernel only ever extends it where it is, or refuses.
+        if unsafe { mm::mremap(old, old_size, new_size, in_place) }.is_ok() {
             return match then() {
                 Ok(()) => (addr, Ok(())),
                 Err(error) => {
-                    // Trimming a mapping's end needs no new mapping, so it
-                    // has nothing to fail for.
-                    let _ = mm::mremap(old, new_size, old_size, in_place);
+                    // SAFETY: the mapping just grown in place, whose new
+                    // tail nothing touched. Without MAYMOVE its end is
+                    // trimmed where it is; that needs no new mapping, so
+                    // it has nothing to fail for.
+                    let _ = unsafe { mm::mremap(old, new_size, old_size, in_place) };
                     (addr, Err(error))
                 }
             };
@@ -401,14 +433,14 @@ pub(crate) unsafe fn remap_then(
         return (addr, Err(error));
     }
     #[cfg(fuzzshm_mremap)]
-    // SAFETY: the caller guarantees the old mapping; the target range is
-    // exactly `moved`, ours and never handed out, which MREMAP_FIXED
-    // replaces. On failure both mappings are as they were.
-    unsafe {
+    {
         let flags = mm::MremapFlags::MAYMOVE;
         let old = addr.as_ptr().cast::<c_void>();
         let target = moved.as_ptr().cast::<c_void>();
-        if mm::mremap_fixed(old, old_size, new_size, flags, target).is_ok() {
+        // SAFETY: the caller guarantees the old mapping; the target range
+        // is exactly `moved`, ours and never handed out, which
+        // MREMAP_FIXED replaces. On failure both mappings are as they were.
+        if unsafe { mm::mremap_fixed(old, old_size, new_size, flags, target) }.is_ok() {
             return (moved, Ok(()));
         }
     }
@@ -435,164 +467,4 @@ pub(crate) fn sealed_memfd(size: usize) -> Result<OwnedFd> {
     fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::SEAL)
         .map_err(Error::os("fcntl(F_ADD_SEALS)"))?;
     Ok(fd)
-}
-
-/// 64 bits to seed temp-file names with, once per process: `getrandom`
-/// where there is one, else the clock, the pid and an address, mixed. The
-/// names only need to be hard to guess; `O_EXCL|O_NOFOLLOW` already make a
-/// planted file or symlink harmless.
-pub(crate) fn name_seed() -> u64 {
-    #[cfg(fuzzshm_getrandom)]
-    {
-        let mut bytes = [0u8; 8];
-        let filled = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::NONBLOCK);
-        if filled == Ok(bytes.len()) {
-            return u64::from_ne_bytes(bytes);
-        }
-    }
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-    let local = &now as *const _ as usize as u64;
-    splitmix64(
-        (now.tv_sec as u64).rotate_left(32)
-            ^ now.tv_nsec as u64
-            ^ u64::from(getpid()).rotate_left(17)
-            ^ local,
-    )
-}
-
-/// `getpid()`—This process's id.
-fn getpid() -> u32 {
-    rustix::process::getpid().as_raw_nonzero().get() as u32
-}
-
-/// This process's id, and a random seed of its own for temp-file names.
-///
-/// Both are kept in a page the kernel zeroes in a forked child
-/// (`MADV_WIPEONFORK`, Linux 4.14): a child finds zeros and asks again, so
-/// neither is ever its parent's, and no system call is made per name.
-/// Where there is no such page, the pid is asked for each time (a cached
-/// one would be the parent's in a forked child) and the seed is the
-/// process's first; a forked child's names still differ by the pid.
-pub(crate) fn process_identity() -> (u32, u64) {
-    match ProcessPage::get() {
-        Some(page) => (page.pid(), page.seed()),
-        None => (getpid(), NO_PAGE.seed()),
-    }
-}
-
-/// The per-process facts that must not survive a fork (see
-/// [`process_identity`]): zero means "not asked yet in this process".
-#[repr(C)]
-struct ProcessPage {
-    /// The pid (a `u32`, in a word like the seed's).
-    pid: AtomicU64,
-    seed: AtomicU64,
-}
-
-/// The page, once mapped; [`NO_PAGE`]'s address where it cannot be had.
-static PROCESS_PAGE: AtomicPtr<ProcessPage> = AtomicPtr::new(ptr::null_mut());
-
-/// Marks that there is no page (its address is never a page's), and keeps
-/// the seed there instead: the process's first, which a forked child
-/// shares (its names still differ by the pid, asked each time).
-static NO_PAGE: ProcessPage = ProcessPage {
-    pid: AtomicU64::new(0),
-    seed: AtomicU64::new(0),
-};
-
-fn no_page() -> *mut ProcessPage {
-    ptr::addr_of!(NO_PAGE).cast_mut()
-}
-
-impl ProcessPage {
-    fn get() -> Option<&'static ProcessPage> {
-        let mut page = PROCESS_PAGE.load(Ordering::Acquire);
-        if page.is_null() {
-            let mapped = Self::map();
-            page = match PROCESS_PAGE.compare_exchange(
-                ptr::null_mut(),
-                mapped,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => mapped,
-                Err(theirs) => {
-                    if mapped != no_page() {
-                        // SAFETY: our own page, never published.
-                        let _ = unsafe { mm::munmap(mapped.cast(), PAGE_BYTES) };
-                    }
-                    theirs
-                }
-            };
-        }
-        // SAFETY: a page `map` made, zeroed or written only through these
-        // atomics, and never unmapped once published; it is private to this
-        // process (a forked child gets a zeroed copy at the same address).
-        (page != no_page()).then(|| unsafe { &*page })
-    }
-
-    /// `mmap(MAP_PRIVATE|MAP_ANONYMOUS)`, then `madvise(MADV_WIPEONFORK)`.
-    #[cfg(fuzzshm_wipe_on_fork)]
-    fn map() -> *mut ProcessPage {
-        // SAFETY: a null hint without MAP_FIXED maps fresh memory.
-        let page = unsafe {
-            mm::mmap_anonymous(
-                ptr::null_mut(),
-                PAGE_BYTES,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::PRIVATE,
-            )
-        };
-        let Ok(page) = page else {
-            return no_page();
-        };
-        // SAFETY: `page` is the mapping made just above.
-        if unsafe { mm::madvise(page, PAGE_BYTES, mm::Advice::LinuxWipeOnFork) }.is_err() {
-            // SAFETY: `page` is the mapping made just above, not published
-            // (a kernel older than 4.14 refuses the advice).
-            let _ = unsafe { mm::munmap(page, PAGE_BYTES) };
-            return no_page();
-        }
-        page.cast()
-    }
-
-    /// No page a fork wipes on this system.
-    #[cfg(not(fuzzshm_wipe_on_fork))]
-    fn map() -> *mut ProcessPage {
-        no_page()
-    }
-
-    /// This process's pid, asked once per process.
-    fn pid(&self) -> u32 {
-        get_or_set(&self.pid, || u64::from(getpid())) as u32
-    }
-
-    /// The seed of this process's names, drawn once per process.
-    fn seed(&self) -> u64 {
-        get_or_set(&self.seed, || name_seed() | 1)
-    }
-}
-
-/// A fact kept in the page: read it, or (still zero) find it and keep it.
-/// Two threads racing both find it, and either answer is as good.
-fn get_or_set(slot: &AtomicU64, find: impl FnOnce() -> u64) -> u64 {
-    match slot.load(Ordering::Relaxed) {
-        0 => {
-            let found = find();
-            slot.store(found, Ordering::Relaxed);
-            found
-        }
-        known => known,
-    }
-}
-
-/// The smallest page there is: `mmap` rounds up to the real one.
-const PAGE_BYTES: usize = 4096;
-
-/// The SplitMix64 finaliser: spreads every input bit over the output.
-pub(crate) fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }

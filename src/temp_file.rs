@@ -3,9 +3,9 @@
 //! exclusive creation, and their removal on close. [`SharedMem`] only owns
 //! the mapping; this module owns the name.
 //!
-//! Also the files that have none ([`TempFile::unnamed_in`]), and the policy
-//! on names left behind by a process that died: which are ours, and whose
-//! creator is gone ([`remove_orphans`]).
+//! Also the files that have none ([`TempFile::unnamed_in`]). The names
+//! are [`name`]'s; those left behind by a process that died are
+//! [`crate::orphans`]'.
 //!
 //! [`SharedMem`]: crate::SharedMem
 
@@ -16,6 +16,10 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::sys;
+
+mod name;
+
+pub(crate) use name::TempName;
 
 /// How many names [`TempFile::create`] tries before giving up; with 32
 /// random bits per name and this process's pid beside them, that many
@@ -30,11 +34,11 @@ pub(crate) struct TempFile {
 
 /// Where a temp file was created, and is removed from.
 pub(crate) enum TempDir {
-    /// A directory descriptor of this file's own ([`SharedMem::create_in`]):
+    /// A directory descriptor of this file's own ([`SharedMem::temp_file_in`]):
     /// the file is removed from that directory even if it was renamed
     /// meanwhile.
     ///
-    /// [`SharedMem::create_in`]: crate::SharedMem::create_in
+    /// [`SharedMem::temp_file_in`]: crate::SharedMem::temp_file_in
     Owned(OwnedFd),
     /// The temp directory's absolute path ([`SharedMem::temp_file`]),
     /// shared by the files created there: each is created and removed by
@@ -175,7 +179,7 @@ impl TempFile {
     /// it only: a child forked without `exec` (a fork server) holds a copy
     /// of this value, but the file is its parent's, still in use there.
     pub(crate) fn remove(self) -> Result<()> {
-        if sys::process_identity().0 != self.name.pid {
+        if !self.name.created_here() {
             return Ok(());
         }
         self.dir.at(self.name, sys::unlink)
@@ -195,217 +199,15 @@ impl TempFile {
     /// A new, empty file created with a name of its own in `dir`, as
     /// [`create`](Self::create) does, and unlinked at once. A process that
     /// dies between the two calls leaves an empty file under this
-    /// process's pid, which [`remove_orphans`] removes.
+    /// process's pid, which [`remove_orphans`](crate::remove_orphans) removes.
     pub(crate) fn created_then_unlinked(dir: TempDir) -> Result<OwnedFd> {
         let (fd, file) = TempFile::create(dir)?;
         file.remove().map(|()| fd)
     }
 }
 
-/// `unlinkat` of every regular file in `dir` named as [`TempFile::create`]
-/// names them whose creator is gone ([`is_orphan`]); returns how many it
-/// removed.
-///
-/// A file it may not remove (`EPERM`, `EACCES`: another user's in a sticky
-/// `/tmp`) or that went meanwhile (`ENOENT`: its creator closed it, or
-/// another cleaner was first) is passed over and not counted; any other
-/// error stops the walk and is returned.
-#[cfg(fuzzshm_list_dir)]
-pub(crate) fn remove_orphans(dir: BorrowedFd<'_>) -> Result<usize> {
-    let mut removed = 0;
-    sys::for_each_entry(dir, |name| {
-        if !is_orphan(dir, name)? {
-            return Ok(());
-        }
-        match sys::unlink(dir, name) {
-            Ok(()) => removed += 1,
-            Err(Error::Os {
-                errno: Errno::NOENT | Errno::PERM | Errno::ACCESS,
-                ..
-            }) => {}
-            Err(error) => return Err(error),
-        }
-        Ok(())
-    })?;
-    Ok(removed)
-}
-
-/// Whether the entry `name` of `dir` is an orphan: named exactly as ours
-/// ([`TempName::parse`]), a regular file (not a directory, not a symbolic
-/// link, whatever it points to), and its creator gone.
-///
-/// Gone means `kill(pid, 0)` answers `ESRCH`. Any other answer (the
-/// process exists, exists but is another user's: `EPERM`, or anything
-/// unexpected) keeps the file: a live creator's region must never be
-/// removed, and a file kept too long costs only disk.
-#[cfg(fuzzshm_list_dir)]
-fn is_orphan(dir: BorrowedFd<'_>, name: &CStr) -> Result<bool> {
-    let Some(ours) = TempName::parse(name.to_bytes()) else {
-        return Ok(false);
-    };
-    let creator_gone = matches!(
-        sys::probe_process(ours.pid),
-        Err(Error::Os {
-            errno: Errno::SRCH,
-            ..
-        })
-    );
-    if !creator_gone {
-        return Ok(false);
-    }
-    match sys::file_type_at(dir, name) {
-        Ok(file_type) => Ok(file_type == rustix::fs::FileType::RegularFile),
-        Err(Error::Os {
-            errno: Errno::NOENT,
-            ..
-        }) => Ok(false),
-        Err(error) => Err(error),
-    }
-}
-
-/// A temp file's name, `fuzz-<pid>-<8 hex digits>`, kept as its two
-/// numbers (the handle of the C API has room for no more) and spelt out
-/// when used. The creator's pid tells whose file it is.
-#[derive(Clone, Copy)]
-struct TempName {
-    pid: u32,
-    random: u32,
-}
-
-impl TempName {
-    /// A new name for this process: its pid, and 32 bits from a generator
-    /// seeded once per process (no system call per name).
-    fn next() -> TempName {
-        use core::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let (pid, seed) = sys::process_identity();
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        TempName {
-            pid,
-            random: sys::splitmix64(seed ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as u32,
-        }
-    }
-
-    /// The name `name` spells, if it is spelt exactly as [`spelt`](Self::spelt)
-    /// spells names: `fuzz-`, a pid in decimal without leading zeros (1 to
-    /// `i32::MAX`, the numbers a process may have), `-`, and 8 lowercase
-    /// hex digits. Go's `fuzz-<digits>`, and anything else, is not ours.
-    #[cfg(fuzzshm_list_dir)]
-    fn parse(name: &[u8]) -> Option<TempName> {
-        let rest = name.strip_prefix(b"fuzz-")?;
-        let dash = rest.iter().position(|&byte| byte == b'-')?;
-        let parsed = TempName {
-            pid: number(&rest[..dash], 10).filter(|&pid| pid != 0 && pid <= i32::MAX as u32)?,
-            random: number(&rest[dash + 1..], 16)?,
-        };
-        // Spelling it back settles every other question (leading zeros,
-        // upper case, too few hex digits): ours only if it is the same.
-        (parsed.spelt().as_c_str().to_bytes() == name).then_some(parsed)
-    }
-
-    fn spelt(self) -> SpeltName {
-        let mut name = SpeltName([0; SpeltName::CAPACITY]);
-        let mut end = 0;
-        let mut push = |byte: u8| {
-            name.0[end] = byte;
-            end += 1;
-        };
-        b"fuzz-".iter().for_each(|&byte| push(byte));
-        let digits = self.pid.checked_ilog10().unwrap_or(0) + 1;
-        for place in (0..digits).rev() {
-            push(b'0' + (self.pid / 10u32.pow(place) % 10) as u8);
-        }
-        push(b'-');
-        for shift in (0..8).rev() {
-            push(b"0123456789abcdef"[(self.random >> (4 * shift)) as usize & 0xf]);
-        }
-        name
-    }
-}
-
-/// A spelt-out name and its NUL, on the stack: no allocation, so
-/// `create_in` works without `alloc`.
-struct SpeltName([u8; SpeltName::CAPACITY]);
-
-impl SpeltName {
-    /// `fuzz-`, a pid of up to 10 digits, `-`, 8 hex digits, and a NUL.
-    const CAPACITY: usize = 5 + 10 + 1 + 8 + 1;
-
-    fn as_c_str(&self) -> &CStr {
-        // `spelt` writes at most CAPACITY - 1 bytes, none of them NUL, into
-        // zeros: there is always a NUL after them.
-        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"fuzz-")
-    }
-}
-
-/// The value of 1 to 10 digits in `radix`, if it fits in a `u32`.
-#[cfg(fuzzshm_list_dir)]
-fn number(digits: &[u8], radix: u32) -> Option<u32> {
-    if digits.is_empty() || digits.len() > 10 {
-        return None;
-    }
-    digits.iter().try_fold(0u32, |value, &digit| {
-        value
-            .checked_mul(radix)?
-            .checked_add(char::from(digit).to_digit(radix)?)
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    #[cfg(fuzzshm_list_dir)]
-    #[test]
-    fn only_names_spelt_exactly_as_ours_parse() {
-        use super::TempName;
-        let parse = |name: &str| TempName::parse(name.as_bytes()).map(|n| (n.pid, n.random));
-        assert_eq!(parse("fuzz-4242-0badcafe"), Some((4242, 0x0bad_cafe)));
-        assert_eq!(parse("fuzz-1-00000000"), Some((1, 0)));
-        assert_eq!(
-            parse("fuzz-2147483647-ffffffff"),
-            Some((2_147_483_647, u32::MAX))
-        );
-        for pid in [1, 9, 10, 4242, 32768, 4_194_304, i32::MAX as u32] {
-            for random in [0, 1, 0x0bad_cafe, u32::MAX] {
-                let name = TempName { pid, random }.spelt();
-                let parsed = TempName::parse(name.as_c_str().to_bytes());
-                assert_eq!(parsed.map(|n| (n.pid, n.random)), Some((pid, random)));
-            }
-        }
-        for not_ours in [
-            "",
-            ".",
-            "..",
-            "fuzz-",
-            "fuzz-123",                  // Go's os.CreateTemp("", "fuzz-*")
-            "fuzz-123-",                 // no random part
-            "fuzz--12345678",            // no pid
-            "fuzz-abc-12345678",         // a pid that is no number
-            "notfuzz-1-12345678",        // another prefix
-            "Fuzz-1-12345678",           // another case
-            "xfuzz-1-12345678",          // a prefix before ours
-            "fuzz-0-12345678",           // no process has pid 0
-            "fuzz-012-12345678",         // a leading zero
-            "fuzz-+12-12345678",         // a sign
-            "fuzz--12-12345678",         // a negative pid: a process group
-            "fuzz-2147483648-12345678",  // past i32::MAX
-            "fuzz-4294967296-12345678",  // past u32::MAX
-            "fuzz-99999999999-12345678", // eleven digits
-            "fuzz-12-1234567",           // seven hex digits
-            "fuzz-12-123456789",         // nine
-            "fuzz-12-0000000001",        // ten, with leading zeros
-            "fuzz-12-ABCDEF12",          // upper case
-            "fuzz-12-1234567g",          // not hex
-            "fuzz-12-+1234567",          // a sign
-            "fuzz-12-12345678.tmp",      // a suffix
-            "fuzz-12-12345678-1",        // a third part
-            "fuzz-12-12345678 ",         // a trailing space
-            " fuzz-12-12345678",         // a leading one
-            "fuzz-12-1234\u{0}678",      // a NUL
-        ] {
-            assert_eq!(parse(not_ours), None, "{not_ours:?} parsed");
-        }
-    }
-
     #[cfg(feature = "std")]
     #[test]
     fn created_then_unlinked_leaves_no_name() {

@@ -1,6 +1,8 @@
 //! The C ABI, from C: `include/fuzzshm.h` compiled by the C compiler and
-//! checked number by number against the crate, and a C coordinator and a C
-//! worker (`tests/c/pair.c`) in two processes, linked against the static
+//! checked number by number against the crate (the handle's size, which
+//! the crate keeps private, by the unit tests of `src/capi/handle.rs`), and a C coordinator and a C
+//! worker (`tests/c/pair.c`) in two processes, and `fuzzshm_spawn`
+//! (`tests/c/spawn.c`), plain and under AddressSanitizer, linked against the static
 //! library built as the README says (`--no-default-features --features
 //! capi`, `panic = "abort"`), for the target these tests run on.
 //!
@@ -9,12 +11,26 @@
 #![cfg(feature = "capi")]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{c_char, c_int, CStr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use fuzzshm::capi::*;
 use fuzzshm::{offsets, HEADER_SIZE};
+
+// The C ABI as the Rust library exports it too (`#[no_mangle]` functions of
+// a private module), declared as `include/fuzzshm.h` declares it.
+extern "C" {
+    fn fuzzshm_strerror(status: c_int) -> *const c_char;
+}
+
+/// [`fuzzshm_strerror`]'s message for `status`.
+fn strerror(status: c_int) -> &'static str {
+    // SAFETY: `fuzzshm_strerror` takes any number and returns a static,
+    // NUL-terminated string.
+    let message = unsafe { CStr::from_ptr(fuzzshm_strerror(status)) };
+    message.to_str().unwrap()
+}
 
 const TARGET: &str = env!("FUZZSHM_TARGET");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -97,7 +113,7 @@ fn c_program_with(name: &str, link: bool, flags: &[&str]) -> PathBuf {
 }
 
 /// Every `#define FUZZSHM_*` number in the header, by name without prefix.
-fn header_numbers() -> BTreeSet<String> {
+fn header_numbers() -> BTreeMap<String, i64> {
     let header = std::fs::read_to_string(root("include/fuzzshm.h")).unwrap();
     header
         .lines()
@@ -105,7 +121,7 @@ fn header_numbers() -> BTreeSet<String> {
         .filter_map(|rest| {
             let (name, value) = rest.split_once(' ')?;
             let value = value.split_whitespace().next()?;
-            value.parse::<i64>().is_ok().then(|| name.to_owned())
+            Some((name.to_owned(), value.parse::<i64>().ok()?))
         })
         .collect()
 }
@@ -120,6 +136,7 @@ fn header_numbers_and_layout_match_the_crate() {
         })
         .collect();
     let usize = |n: usize| i64::try_from(n).unwrap();
+    let defined = header_numbers();
     let expected: BTreeMap<&str, i64> = [
         ("HEADER_SIZE", usize(HEADER_SIZE)),
         ("sizeof(fuzzshm_header_t)", usize(HEADER_SIZE)),
@@ -129,25 +146,30 @@ fn header_numbers_and_layout_match_the_crate() {
         ("OFFSET_RAND_INC", usize(offsets::RAND_INC)),
         ("OFFSET_RAW_IN_MEM", usize(offsets::RAW_IN_MEM)),
         ("sizeof(value_len)", usize(size_of::<isize>())),
-        ("HANDLE_SIZE", usize(HANDLE_SIZE)),
-        ("sizeof(fuzzshm_t)", usize(HANDLE_SIZE)),
-        ("alignof(fuzzshm_t)", usize(HANDLE_ALIGN)),
+        // The handle's storage as the header defines it (`FUZZSHM_ALIGN_8`
+        // for the alignment); src/capi/handle.rs checks that against the
+        // crate's handle.
+        ("HANDLE_SIZE", defined["HANDLE_SIZE"]),
+        ("sizeof(fuzzshm_t)", defined["HANDLE_SIZE"]),
+        ("alignof(fuzzshm_t)", 8),
         ("FUZZ_IN_FD", fuzzshm::FUZZ_IN_FD.into()),
         ("FUZZ_OUT_FD", fuzzshm::FUZZ_OUT_FD.into()),
         ("MEM_FD", fuzzshm::MEM_FD.into()),
     ]
     .into_iter()
-    // Every status code, from the crate's status table.
-    .chain(STATUSES.iter().map(|&(name, number)| {
-        let name = name.strip_prefix("FUZZSHM_").unwrap();
-        (name, number.into())
-    }))
+    // Every status code, as the header numbers it (the test below checks
+    // each against the library's message for that number).
+    .chain(
+        defined
+            .iter()
+            .filter_map(|(name, &number)| name.starts_with('E').then_some((name.as_str(), number))),
+    )
     .collect();
     for (name, value) in &expected {
         assert_eq!(printed.get(*name), Some(value), "{name}: C against Rust");
     }
     // No number in the header escapes the comparison above.
-    for name in header_numbers() {
+    for name in defined.keys() {
         assert!(
             expected.contains_key(name.as_str()),
             "FUZZSHM_{name} is in fuzzshm.h but not compared with the crate"
@@ -175,26 +197,27 @@ fn header_statuses() -> Vec<(String, i32, String)> {
         .collect()
 }
 
+/// The header's status codes are the library's, through the symbol a C
+/// program links: each comment is `fuzzshm_strerror`'s message for its
+/// number, and every other positive number is unknown to the library.
 #[test]
 fn header_status_codes_and_comments_are_the_status_table() {
-    let table: Vec<(String, i32, String)> = STATUSES
-        .iter()
-        .map(|&(name, number)| {
-            let message = fuzzshm_strerror(number);
-            // SAFETY: `fuzzshm_strerror` returns a static NUL-terminated string.
-            let message = unsafe { std::ffi::CStr::from_ptr(message) };
-            (
-                name.to_owned(),
-                number,
-                message.to_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(header_statuses(), table);
+    let statuses = header_statuses();
+    for (name, number, comment) in &statuses {
+        assert_eq!(strerror(*number), comment, "{name}");
+    }
     // Numbers are distinct and positive (0 is success, negatives -errno).
-    let numbers: BTreeSet<i32> = STATUSES.iter().map(|&(_, number)| number).collect();
-    assert_eq!(numbers.len(), STATUSES.len());
+    let numbers: BTreeSet<i32> = statuses.iter().map(|&(_, number, _)| number).collect();
+    assert_eq!(numbers.len(), statuses.len());
     assert!(numbers.iter().all(|&number| number > 0));
+    // No status of the library is missing from the header.
+    for number in (1..=1000).filter(|number| !numbers.contains(number)) {
+        assert_eq!(
+            strerror(number),
+            "unknown fuzzshm status",
+            "status {number}"
+        );
+    }
 }
 
 /// The function names a text declares: the identifier before each `(` of
@@ -218,8 +241,13 @@ fn header_declares_exactly_the_exported_functions() {
     let declared = names(&header, |line| {
         !line.starts_with([' ', '#', '/', 'F']) && line.contains("fuzzshm_") && line.ends_with(");")
     });
-    let rust = std::fs::read_to_string(root("src/capi.rs")).unwrap();
-    let exported = names(&rust, |line| line.contains("extern \"C\" fn fuzzshm_"));
+    let mut exported = BTreeSet::new();
+    for file in std::fs::read_dir(root("src/capi")).unwrap() {
+        let rust = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        exported.extend(names(&rust, |line| {
+            line.contains("extern \"C\" fn fuzzshm_")
+        }));
+    }
     assert_eq!(declared, exported);
     for returns_each_type in ["fuzzshm_region_size", "fuzzshm_header", "fuzzshm_strerror"] {
         assert!(declared.contains(returns_each_type), "{returns_each_type}");
@@ -249,7 +277,10 @@ fn header_compiles_as_c99_pedantic() {
     let output = run(&mut Command::new(exe));
     assert_eq!(
         output,
-        format!("c99: size {HANDLE_SIZE} alignment {HANDLE_ALIGN}\n")
+        format!(
+            "c99: size {} alignment 8\n",
+            header_numbers()["HANDLE_SIZE"]
+        )
     );
 }
 
@@ -328,4 +359,59 @@ fn a_forked_c_child_closing_its_copy_leaves_the_parents_file() {
         &mut Command::new(c_program("forkclose", true)),
         "forkclose: ok",
     );
+}
+
+#[test]
+fn c_spawn_places_the_worker_s_fds_keeps_no_stray_end_and_hands_the_region_back() {
+    passes_leaving_nothing(&mut Command::new(c_program("spawn", true)), "spawn: ok");
+}
+
+#[test]
+fn c_spawn_under_asan() {
+    let exe = c_program_with("spawn", true, &["-fsanitize=address"]);
+    let mut program = Command::new(exe);
+    program.env("ASAN_OPTIONS", "detect_leaks=0");
+    passes_leaving_nothing(&mut program, "spawn: ok");
+}
+
+/// `tests/c/forkserver.c`, with and without ASan: children forked while a
+/// thread reads a value a peer process keeps resizing never wait on the
+/// poisoning. The program bounds each child's wait itself; the whole run
+/// is bounded here too, and killed past it.
+#[test]
+fn a_c_fork_server_child_never_waits_on_the_poisoning() {
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(300);
+    for flags in [&[][..], &["-fsanitize=address"]] {
+        let log = tempfile::tempfile().unwrap();
+        let mut child = Command::new(c_program_with("forkserver", true, flags))
+            .env("ASAN_OPTIONS", "detect_leaks=0")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > BOUND {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("forkserver {flags:?}: did not exit within {BOUND:?}, killed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let mut printed = String::new();
+        let mut log = log;
+        std::io::Seek::rewind(&mut log).unwrap();
+        std::io::Read::read_to_string(&mut log, &mut printed).unwrap();
+        assert!(
+            status.success(),
+            "forkserver {flags:?}: {status}\n{printed}"
+        );
+        assert!(
+            printed.contains("forks, ok"),
+            "forkserver {flags:?}:\n{printed}"
+        );
+    }
 }

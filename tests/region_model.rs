@@ -128,8 +128,10 @@ fn from_raw_parts_checks_what_it_can() {
             needed: HEADER_SIZE as u64
         }
     );
-    // SAFETY: as above; one byte in is still inside `words`.
-    let misaligned = unsafe { Region::from_raw_parts(base.add(1), HEADER_SIZE) };
+    // SAFETY: one byte in is still inside `words`.
+    let one_in = unsafe { base.add(1) };
+    // SAFETY: as above.
+    let misaligned = unsafe { Region::from_raw_parts(one_in, HEADER_SIZE) };
     assert!(matches!(
         misaligned,
         Err(Error::Misaligned { align: 8, .. })

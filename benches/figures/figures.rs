@@ -209,7 +209,7 @@ impl Bench {
     pub(crate) fn per_exec(&self) {
         let mut mem = SharedMem::memfd(4096).unwrap();
         mem.set_value(&[7; 100]).unwrap();
-        let base = mem.as_ptr();
+        let base = mem.as_mut_ptr();
         let mut candidates: Vec<Candidate> = vec![
             ("fuzzshm", repeat(|| per_exec_step(&mem))),
             (

@@ -140,7 +140,7 @@ fn set_value_then<'a>(
     repeat(move || {
         let (turn, mem) = regions.next_with_turn();
         mem.set_value(black_box(input)).unwrap();
-        then(first_slot + turn, mem.as_ptr());
+        then(first_slot + turn, mem.as_mut_ptr());
     })
 }
 

@@ -172,5 +172,5 @@ impl Bench {
 fn write_by_hand(mem: &mut SharedMem, source: &[u8]) {
     // SAFETY: the live mapping of `mem`, whose capacity (`LARGEST`) holds
     // `source`; `&mut mem` keeps everything else in this process off it.
-    unsafe { plain_write(mem.as_ptr(), source, <[u8]>::copy_from_slice) }
+    unsafe { plain_write(mem.as_mut_ptr(), source, <[u8]>::copy_from_slice) }
 }

@@ -20,7 +20,7 @@ pub enum Backing {
     Memfd,
     /// `SharedMem::temp_file`: a `fuzz-*` file in the temp directory.
     TempFile,
-    /// `SharedMem::create_in` the temp directory, given as a descriptor.
+    /// `SharedMem::temp_file_in` the temp directory, given as a descriptor.
     CreateIn,
     /// `SharedMem::map_file` of a file someone else created (and removed).
     MapFile,
@@ -49,7 +49,7 @@ impl Backing {
             Backing::TempFile => SharedMem::temp_file(capacity),
             Backing::CreateIn => {
                 let dir = std::fs::File::open(std::env::temp_dir()).expect("the temp dir");
-                SharedMem::create_in(&dir, capacity)
+                SharedMem::temp_file_in(&dir, capacity)
             }
             Backing::MapFile | Backing::FromFd => {
                 // The creator's file is removed when it closes; the

@@ -17,6 +17,24 @@
 
 use std::process::Command;
 
+/// Whether this runs under CI (`CI` set to anything but empty, `false` or
+/// `0`, as CI services set `CI=true`), where no test may skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| !["", "false", "0"].contains(&ci.as_str()))
+}
+
+/// Says in one line that a test cannot run on this system, and why, past
+/// the harness's capture so a passing run shows it; under CI, where every
+/// test must run, fails instead. The caller returns after it.
+#[track_caller]
+pub fn skip(reason: &str) {
+    assert!(!in_ci(), "CI requires this test, but {reason}");
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {reason}\n").as_bytes(),
+    );
+}
+
 /// The environment variable that carries a child's role.
 const ROLE_VAR: &str = "FUZZSHM_TEST_ROLE";
 
@@ -24,20 +42,75 @@ const ROLE_VAR: &str = "FUZZSHM_TEST_ROLE";
 /// Its output must not reach the terminal: run it with [`output_of`], or
 /// spawn it with [`Process::spawn`] (or [`Log::attach`] first), so that a
 /// passing run stays quiet and a failing one shows what the child printed.
+///
+/// The child dies with the thread that spawned it (`PR_SET_PDEATHSIG`), so
+/// a test killed or panicking at any instant leaves no process behind.
 pub fn child(role: &str) -> Command {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", "child_main", "--nocapture", "--test-threads=1"])
         .env(ROLE_VAR, role);
+    dies_with_parent(&mut cmd);
     cmd
+}
+
+/// Makes `cmd`'s process receive SIGKILL when the thread that spawns it
+/// ends (the test, whether it passes, fails or is killed).
+pub fn dies_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: `prctl(PR_SET_PDEATHSIG)` is a system call with no memory
+    // effect, async-signal-safe, as the child between fork and exec needs.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// How long a test waits for a child or for its answer before it fails,
+/// naming what it waited for: far above any step of these tests on a
+/// loaded machine, far below a test runner's patience.
+pub const WAIT_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Waits for `child` to end, for at most [`WAIT_BOUND`]; past it, kills it
+/// and fails, naming `what` it waited for.
+#[track_caller]
+pub fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + WAIT_BOUND;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} (pid {}) did not end within {WAIT_BOUND:?}: killed",
+                child.id()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Runs `cmd` to its end with its output captured: a passing run stays
 /// quiet, and [`assert_success`] shows the output of a failing one.
+/// Bounded by [`WAIT_BOUND`].
+#[track_caller]
 pub fn output_of(mut cmd: Command) -> std::process::Output {
+    // Files, not pipes: a child that fills a pipe nobody reads would block.
+    let (out, err) = (Log::new(), Log::new());
     cmd.stdin(std::process::Stdio::null())
-        .output()
-        .expect("run the child")
+        .stdout(out.file.try_clone().expect("the log, for stdout"))
+        .stderr(err.file.try_clone().expect("the log, for stderr"));
+    let mut child = cmd.spawn().expect("run the child");
+    let status = wait_bounded(&mut child, &format!("the child {:?}", cmd.get_program()));
+    std::process::Output {
+        status,
+        stdout: out.contents().into_bytes(),
+        stderr: err.contents().into_bytes(),
+    }
 }
 
 /// Asserts a child succeeded; if not, shows what it printed.
@@ -130,7 +203,7 @@ impl Process {
     #[track_caller]
     pub fn kill(mut self) {
         self.child.kill().unwrap();
-        let status = self.child.wait().unwrap();
+        let status = wait_bounded(&mut self.child, "the killed child");
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(9),
@@ -141,7 +214,7 @@ impl Process {
     /// Waits for the child to finish and asserts it succeeded.
     #[track_caller]
     pub fn join(mut self) {
-        let status = self.child.wait().unwrap();
+        let status = wait_bounded(&mut self.child, "the child");
         assert!(status.success(), "the child failed ({status})");
     }
 }
@@ -150,12 +223,23 @@ impl Process {
 /// panicked (after unwinding, so destructors ran). The child never reaches
 /// the test harness's summary, which would mix with the parent's. In the
 /// parent's own test run, does nothing.
+///
+/// A child that is still running after [`CHILD_BOUND`] is ended by
+/// SIGALRM (its parent sees "signal: 14"), so no wait inside it, nor its
+/// parent's wait for it, lasts forever.
 pub fn run_child(body: impl FnOnce(&str) + std::panic::UnwindSafe) {
     if let Ok(role) = std::env::var(ROLE_VAR) {
+        // SAFETY: `alarm` only arms a timer; SIGALRM's default action
+        // ends the process. No thread: a child may lower its rlimits.
+        unsafe { libc::alarm(CHILD_BOUND.as_secs() as _) };
         let outcome = std::panic::catch_unwind(|| body(&role));
         std::process::exit(if outcome.is_ok() { 0 } else { 101 });
     }
 }
+
+/// The longest a child of these tests lives (one that runs until killed
+/// included): above [`WAIT_BOUND`], so its parent's bound speaks first.
+pub const CHILD_BOUND: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// A worker child with Go's fds: its region on fd 5, and a pipe each way
 /// on fds 3 and 4 (the ends kept here are `calls` and `answers`); its
@@ -206,26 +290,29 @@ impl Worker {
     }
 }
 
-/// One byte from a pipe; `None` at end of stream.
+/// One byte from a pipe; `None` at end of stream. Fails if none comes
+/// within [`WAIT_BOUND`].
+#[track_caller]
 pub fn receive(pipe: &mut std::fs::File) -> Option<u8> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let timeout = rustix::time::Timespec {
+        tv_sec: WAIT_BOUND.as_secs() as _,
+        tv_nsec: 0,
+    };
+    let ready = loop {
+        match poll(&mut [PollFd::new(&*pipe, PollFlags::IN)], Some(&timeout)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other.expect("poll the pipe"),
+        }
+    };
+    assert!(
+        ready > 0,
+        "no byte (nor end of stream) from the pipe within {WAIT_BOUND:?}"
+    );
     let mut byte = [0u8; 1];
     match std::io::Read::read(pipe, &mut byte).unwrap() {
         0 => None,
         _ => Some(byte[0]),
-    }
-}
-
-/// Writes raw bytes into a region at `offset`, as a peer process would:
-/// no checks, no atomics.
-pub fn poke(region: &fuzzshm::Region, offset: usize, bytes: &[u8]) {
-    assert!(
-        offset + bytes.len() <= region.size(),
-        "poke past the region"
-    );
-    // SAFETY: the range is inside the region's mapping (asserted above);
-    // the callers hold no reference to these bytes while poking.
-    unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), region.as_ptr().add(offset), bytes.len());
     }
 }
 

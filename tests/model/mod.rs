@@ -320,16 +320,26 @@ pub fn check_debug(region: &Region, model: &Model) {
 }
 
 /// Writes `bytes` at `offset` into the memory `region` views, as a peer
-/// process would: plain stores, no atomics, no checks.
-pub fn poke(region: &Region, offset: usize, bytes: &[u8]) {
+/// process would: plain stores, no atomics, no checks of the value.
+///
+/// # Safety
+///
+/// No reference into those bytes of the memory (through `region` or any
+/// other view of it in this process) is alive during the call, and no
+/// other thread writes them meanwhile.
+pub unsafe fn poke(region: &Region, offset: usize, bytes: &[u8]) {
     assert!(
         offset + bytes.len() <= region.size(),
         "poke past the region"
     );
-    // SAFETY: the range is inside the region (asserted); no reference into
-    // these bytes is alive during the copy.
+    // SAFETY: the range is inside the region (asserted), whose memory is
+    // writable; the caller keeps every reference off it meanwhile.
     unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), region.as_ptr().add(offset), bytes.len())
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            region.as_mut_ptr().wrapping_add(offset),
+            bytes.len(),
+        )
     }
 }
 
@@ -391,7 +401,9 @@ impl Subject for Heap {
         None
     }
     fn peer_write(&mut self, offset: usize, bytes: &[u8]) {
-        poke(&self.region, offset, bytes);
+        // SAFETY: `&mut self`: no slice borrowed from this heap region is
+        // alive, and it is this thread's alone.
+        unsafe { poke(&self.region, offset, bytes) };
     }
 }
 
@@ -431,7 +443,10 @@ impl Subject for Mapped {
         Some(self.mem.resize(capacity))
     }
     fn peer_write(&mut self, offset: usize, bytes: &[u8]) {
-        poke(&self.peer, offset, bytes);
+        // SAFETY: `&mut self`: every reference into either mapping is
+        // borrowed from this `Mapped` (its fields are private), so none is
+        // alive now, and no other thread holds it.
+        unsafe { poke(&self.peer, offset, bytes) };
     }
     /// Both views: ours, and the peer's once it has adopted the current
     /// size with `remap`.

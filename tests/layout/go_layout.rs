@@ -15,6 +15,8 @@ use std::sync::atomic::Ordering;
 
 use fuzzshm::{offsets, SharedMem, HEADER_SIZE};
 
+use crate::common;
+
 /// Go's name for the architecture these tests are compiled for, so the Go
 /// program is built for the same pointer width (i686 tests get GOARCH=386).
 const GOARCH: &str = match std::env::consts::ARCH.as_bytes() {
@@ -25,17 +27,12 @@ const GOARCH: &str = match std::env::consts::ARCH.as_bytes() {
     _ => "unsupported",
 };
 
-/// Whether this runs under CI, where the Go layout proof is required.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|ci| !["", "false", "0"].contains(&ci.as_str()))
-}
-
 /// Builds `tests/go/header.go` for `goarch`, or returns None when Go is
 /// absent outside CI.
 fn go_binary(goarch: &str) -> Option<PathBuf> {
     if Command::new("go").arg("version").output().is_err() {
         assert!(
-            !in_ci(),
+            !common::in_ci(),
             "CI is set but `go` is not on PATH: run .ci/go.sh (the Go layout proof is required in CI)"
         );
         // Once for the four tests, and past the harness's capture, which
@@ -44,7 +41,7 @@ fn go_binary(goarch: &str) -> Option<PathBuf> {
         SAID.call_once(|| {
             let _ = writeln!(
                 std::io::stderr(),
-                "skipped: the Go layout proof (tests/go_layout.rs): `go` is not on PATH \
+                "skipped: the Go layout proof (tests/layout/go_layout.rs): `go` is not on PATH \
                  (bash .ci/go.sh installs it; with CI=true it is required)"
             );
         });

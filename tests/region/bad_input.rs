@@ -2,18 +2,20 @@
 //! nothing leaks. The fd-leak checks run in one child process, alone, so
 //! other tests' descriptors cannot disturb the count.
 
-mod common;
+use crate::common;
 
 use std::os::fd::{AsFd, OwnedFd};
 
 use fuzzshm::{Error, SharedMem, HEADER_SIZE};
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "every-bad-input" => every_bad_input(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 fn open_fds() -> usize {
@@ -63,7 +65,7 @@ fn every_bad_input() {
         );
         let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
         assert_eq!(
-            SharedMem::create_in(&dir, capacity).unwrap_err(),
+            SharedMem::temp_file_in(&dir, capacity).unwrap_err(),
             Error::SizeOverflow { capacity }
         );
         #[cfg(target_os = "linux")]
@@ -192,7 +194,7 @@ fn corrupt_value_lengths_are_errors() {
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bad.to_ne_bytes().as_ptr(),
-                peer.as_ptr().add(at),
+                peer.as_mut_ptr().wrapping_add(at),
                 8.min(size_of::<isize>()),
             )
         };

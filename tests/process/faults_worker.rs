@@ -3,7 +3,7 @@
 //! a coordinator whose fds 3-5 are free when it spawns a missing program,
 //! and a descriptor limit too low to attach a worker.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -16,16 +16,18 @@ use fuzzshm::{region_size, CoordinatorComm, Error, SharedMem, WorkerComm};
 use rustix::io::{fcntl_getfd, FdFlags};
 use rustix::pipe::PipeFlags;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "refused-then-taken" => refused_then_taken(),
         "worker-with-a-grandchild" => worker_with_a_grandchild(),
         "coordinator-with-free-low-fds" => coordinator_with_free_low_fds(),
         "attach-under-nofile" => attach_under_nofile(),
         "worker-without-a-coordinator" => worker_without_a_coordinator(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// The descriptor numbers 3, 4 and 5, whether open or not: only their
@@ -111,10 +113,25 @@ fn from_inherited_refuses_a_bad_fd_5_and_leaves_fds_3_4_5_untaken() {
     let empty = file_of_size(0, true);
     assert!(refusal_of(empty).contains("too small"));
     let read_only = file_of_size(region_size(64).unwrap() as u64, false);
-    assert!(refusal_of(read_only)
-        .contains("fd 5, the region, which must be open for reading and writing"));
+    assert!(refusal_of(read_only).contains("mmap failed: Permission denied"));
     let directory: OwnedFd = File::open(std::env::temp_dir()).unwrap().into();
     assert!(refusal_of(directory).contains("not a regular file"));
+}
+
+/// One descriptor given for two of the three is refused before any is
+/// taken, naming it; all stay open, the caller's.
+#[test]
+fn from_raw_fds_refuses_one_descriptor_given_twice() {
+    use std::os::fd::AsRawFd;
+    let (reader, writer) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).unwrap();
+    let mem = file_of_size(region_size(64).unwrap() as u64, true);
+    let [r, w, m] = [&reader, &writer, &mem].map(|fd| fd.as_raw_fd());
+    for ([fuzz_in, fuzz_out, region], same) in [([r, r, m], r), ([r, w, r], r), ([r, w, w], w)] {
+        // SAFETY: owned here throughout: the call refuses them untaken.
+        let refused = unsafe { WorkerComm::from_raw_fds(fuzz_in, fuzz_out, region) };
+        assert_eq!(refused.err(), Some(Error::SameFd { fd: same }));
+    }
+    assert!([r, w, m].into_iter().all(is_open));
 }
 
 /// In the worker: takes fds 3-5, starts a long-lived subprocess, tells the
@@ -270,12 +287,15 @@ fn worker_without_a_coordinator() {
     }
     // SAFETY: nothing in this process owns fds 3-5 (none is even open).
     let error = unsafe { WorkerComm::from_inherited() }.expect_err("no fds were passed");
+    assert_eq!(error, Error::NotInherited { fd: 3 });
     assert_eq!(
         error.to_string(),
-        "fstat(fd 3, fuzz_in, is not open: was this process started by a coordinator?) \
-         failed: Bad file descriptor (os error 9)"
+        "an inherited descriptor is not open: fd 3 \
+         (was this process started by a coordinator?)"
     );
-    let directory = Error::NotRegularFile { mode: 0o40755 };
+    let directory = Error::NotRegularFile {
+        mode: fuzzshm::FileMode(0o40755),
+    };
     assert!(directory.to_string().contains("0o40755"), "{directory}");
     assert_eq!(format!("{directory:?}"), "NotRegularFile { mode: 0o40755 }");
 }

@@ -4,7 +4,7 @@
 //! dying leaves exactly that input behind; both for inputs `set_value`
 //! copies through the cache and for those it streams (8 MiB and up).
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -37,15 +37,17 @@ fn streamed_round_bytes(k: u64) -> Vec<u8> {
     (0..len).map(|i| round_byte(k, i)).collect()
 }
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "endless-writer" => endless_writer(round_bytes, 64),
         "endless-streaming-writer" => endless_writer(streamed_round_bytes, 4),
         "dying-worker" => dying_worker(round_bytes),
         "dying-streaming-worker" => dying_worker(streamed_round_bytes),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// Writes round after round forever, cycling through `rounds` values made

@@ -1,236 +1,26 @@
-//! The C ABI (feature `capi`): the functions `include/fuzzshm.h` declares,
-//! for C and C++ fuzz runtimes that link fuzzshm as a static library.
-//!
-//! The conventions, which the header repeats for its readers:
-//!
-//! - **Handles live in the caller's storage.** `fuzzshm_t` is an opaque
-//!   block of [`HANDLE_SIZE`] bytes, 8-aligned, on the caller's stack, in a
-//!   static or in its heap: the library allocates nothing, so it embeds in
-//!   runtimes that must not call `malloc`. A constructor fills the block; a
-//!   zeroed block, or one whose constructor failed or that was closed, is
-//!   *not open*, and every function refuses it with `FUZZSHM_ECLOSED`
-//!   rather than touch a mapping that is gone. Closing twice is therefore an
-//!   error, not a double `munmap`. The open marker is tied to the block's
-//!   own address, so a copy of an open handle (`b = a`) is not open either:
-//!   closing it cannot unmap what the original still owns. A constructor
-//!   refuses an open handle (`FUZZSHM_EOPEN`) rather than leak it.
-//! - **Every fallible function returns an `int` status**: `0`, a positive
-//!   `FUZZSHM_E*` code (one per [`Error`] variant, plus [`FUZZSHM_ENULL`],
-//!   [`FUZZSHM_ECLOSED`] and [`FUZZSHM_EOPEN`]), or `-errno` from the system
-//!   call that failed, so the errno is kept without a thread-local.
-//! - **Null pointers are refused** with `FUZZSHM_ENULL`, never dereferenced.
-//! - **No panic crosses the boundary**: nothing here panics on any input
-//!   (every bad number is an [`Error`]), the staticlib is built with
-//!   `panic = "abort"`, and an `extern "C"` function aborts rather than
-//!   unwind in any case.
-
-#![deny(clippy::multiple_unsafe_ops_per_block)]
+//! The functions `include/fuzzshm.h` declares, but `fuzzshm_strerror`
+//! (with the status codes, in `status.rs`): each checks its pointers and
+//! its handle (`handle.rs`), then calls the Rust API.
 
 use core::ffi::{c_char, c_int, CStr};
-use core::mem::{align_of, size_of, MaybeUninit};
+use core::mem::MaybeUninit;
 use core::ptr;
 
 use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use static_assertions::const_assert;
 
-use crate::error::{status_table, Error, Result};
+use super::handle::{construct, install, open_mut, open_ref, refusal, take, Handle};
+use super::status::{status, status_of, FUZZSHM_ENULL};
+use crate::error::{Error, Result};
 use crate::header::{region_size, Header, HEADER_SIZE};
 use crate::shared_mem::SharedMem;
-use crate::worker_comm::WorkerComm;
-
-/// Bytes a C caller reserves for a handle: `sizeof(fuzzshm_t)`. Room to
-/// spare, so the handle can grow without changing the ABI.
-pub const HANDLE_SIZE: usize = 128;
-/// The alignment of `fuzzshm_t`.
-pub const HANDLE_ALIGN: usize = 8;
-
-/// Generates, from the status table, the `FUZZSHM_E*` constants, [`STATUSES`],
-/// [`status_of`] and the messages of [`fuzzshm_strerror`].
-macro_rules! c_statuses {
-    (
-        c_only { $($c_name:ident = $c_number:literal, $c_message:literal;)* }
-        errors { $($variant:ident => $name:ident = $number:literal, $message:literal;)* }
-    ) => {
-        $(
-            #[doc = concat!("Status ", $c_number, ": ", $c_message, ".")]
-            pub const $c_name: c_int = $c_number;
-        )*
-        $(
-            #[doc = concat!(
-                "Status ", $number, ": ", $message,
-                " ([`Error::", stringify!($variant), "`])."
-            )]
-            pub const $name: c_int = $number;
-        )*
-
-        /// Every `FUZZSHM_E*` status code, by its C name, in the order of
-        /// the status table; `fuzzshm_strerror` gives each one's message.
-        pub const STATUSES: &[(&str, c_int)] = &[
-            $((stringify!($c_name), $c_name),)*
-            $((stringify!($name), $name),)*
-        ];
-
-        /// The status code for an error: a `FUZZSHM_E*` code or `-errno`.
-        fn status_of(error: Error) -> c_int {
-            match error {
-                Error::Os { errno, .. } => -errno.raw_os_error(),
-                $(Error::$variant { .. } => $name,)*
-            }
-        }
-
-        /// The status table's message for a positive status, NUL-terminated.
-        fn message_of(status: c_int) -> Option<&'static str> {
-            match status {
-                $($c_name => Some(concat!($c_message, "\0")),)*
-                $($name => Some(concat!($message, "\0")),)*
-                _ => None,
-            }
-        }
-    };
-}
-status_table!(c_statuses);
-
-/// What a `fuzzshm_t` holds: an open marker, then the region.
-#[repr(C)]
-pub struct Handle {
-    /// [`open_marker`] of the handle's own address while `mem` holds a live
-    /// region; anything else means not open.
-    state: u64,
-    mem: MaybeUninit<SharedMem>,
-}
-
-/// The pattern of an open handle, before it is tied to an address. A
-/// 64-bit pattern, so storage that was zeroed, closed or never filled does
-/// not pass for an open handle by chance.
-const OPEN: u64 = 0x6675_7a7a_7368_6d21; // "fuzzshm!"
-
-/// The `state` of an open handle stored at `handle`: [`OPEN`] tied to that
-/// address, so that a byte-for-byte copy of an open handle elsewhere (a C
-/// struct assignment) reads as not open and cannot close the original's
-/// region a second time.
-fn open_marker(handle: *const Handle) -> u64 {
-    OPEN ^ handle as usize as u64
-}
-
-/// Whether the handle at `handle` is open: its state is the marker of its
-/// own address.
-///
-/// # Safety
-///
-/// `handle` is non-null and valid for reads of a `Handle`.
-unsafe fn is_open(handle: *const Handle) -> bool {
-    // SAFETY: the caller's contract; `state` is the first field of the
-    // `repr(C)` `Handle`, so at its address, and a `u64` has no invalid bit
-    // pattern. (Storage C never initialised is indeterminate in C's terms;
-    // across the FFI boundary it is read as the bytes it holds.)
-    let state = unsafe { handle.cast::<u64>().read() };
-    state == open_marker(handle)
-}
-
-const_assert!(size_of::<Handle>() <= HANDLE_SIZE);
-const_assert!(align_of::<Handle>() <= HANDLE_ALIGN);
-
-fn status(result: Result<()>) -> c_int {
-    result.map_or_else(status_of, |()| 0)
-}
-
-/// Fills `out` with the outcome of a constructor; a failure leaves it
-/// closed, so a later call on it is refused rather than misread.
-///
-/// # Safety
-///
-/// `out` is non-null and valid for writes of a `Handle`.
-unsafe fn install(out: *mut Handle, made: Result<SharedMem>) -> c_int {
-    let (state, mem, code) = match made {
-        Ok(mem) => (open_marker(out), MaybeUninit::new(mem), 0),
-        Err(error) => (0, MaybeUninit::uninit(), status_of(error)),
-    };
-    // SAFETY: the caller's contract; `write` does not read (or drop) what
-    // the storage held before, which may be uninitialised.
-    unsafe { out.write(Handle { state, mem }) };
-    code
-}
-
-/// Why a constructor must not fill `out`: it is null (`FUZZSHM_ENULL`) or
-/// holds an open handle that filling it would leak (`FUZZSHM_EOPEN`).
-///
-/// # Safety
-///
-/// `out` is null or valid for reads of a `Handle`.
-unsafe fn refusal(out: *const Handle) -> Option<c_int> {
-    if out.is_null() {
-        Some(FUZZSHM_ENULL)
-    // SAFETY: non-null, and valid for reads by the caller's contract.
-    } else if unsafe { is_open(out) } {
-        Some(FUZZSHM_EOPEN)
-    } else {
-        None
-    }
-}
-
-/// Runs a constructor into `out`, unless `out` is null or open; `make` is
-/// then dropped uncalled (with any descriptor it owns).
-///
-/// # Safety
-///
-/// `out` is null or valid for reads and writes of a `Handle`.
-unsafe fn construct(out: *mut Handle, make: impl FnOnce() -> Result<SharedMem>) -> c_int {
-    // SAFETY: the caller's contract.
-    if let Some(code) = unsafe { refusal(out) } {
-        return code;
-    }
-    // SAFETY: non-null (checked by `refusal`), and valid for writes by the
-    // caller's contract.
-    unsafe { install(out, make()) }
-}
-
-/// The region of an open handle, for reading.
-///
-/// # Safety
-///
-/// `handle` is null or points to a `fuzzshm_t` that a constructor filled,
-/// that is zeroed, or that is a copy of either (but not the bytes of a
-/// handle since closed, written back to their own address), and no `&mut`
-/// to it is alive.
-unsafe fn open_ref<'a>(handle: *const Handle) -> core::result::Result<&'a SharedMem, c_int> {
-    let address = handle;
-    // SAFETY: null is checked by `as_ref`; otherwise the caller's contract.
-    match unsafe { handle.as_ref() } {
-        None => Err(FUZZSHM_ENULL),
-        Some(handle) if handle.state == open_marker(address) => {
-            // SAFETY: the marker of this address is only ever stored at it
-            // together with a live region (a copy elsewhere fails the check).
-            Ok(unsafe { handle.mem.assume_init_ref() })
-        }
-        Some(_) => Err(FUZZSHM_ECLOSED),
-    }
-}
-
-/// The region of an open handle, for writing.
-///
-/// # Safety
-///
-/// As [`open_ref`], and no other reference to the handle is alive.
-unsafe fn open_mut<'a>(handle: *mut Handle) -> core::result::Result<&'a mut SharedMem, c_int> {
-    let address = handle.cast_const();
-    // SAFETY: null is checked by `as_mut`; otherwise the caller's contract.
-    match unsafe { handle.as_mut() } {
-        None => Err(FUZZSHM_ENULL),
-        Some(handle) if handle.state == open_marker(address) => {
-            // SAFETY: the marker of this address is only ever stored at it
-            // together with a live region (a copy elsewhere fails the check).
-            Ok(unsafe { handle.mem.assume_init_mut() })
-        }
-        Some(_) => Err(FUZZSHM_ECLOSED),
-    }
-}
+use crate::worker::WorkerComm;
 
 /// Takes ownership of a descriptor number, refusing a negative one with
-/// `EBADF` in the name of `caller`, the C function it was passed to.
-fn owned_fd(caller: &'static str, fd: RawFd) -> Result<OwnedFd> {
+/// the `EBADF` of `fstat`, the first call made on it.
+fn owned_fd(fd: RawFd) -> Result<OwnedFd> {
     if fd < 0 {
         return Err(Error::Os {
-            call: caller,
+            call: "fstat",
             errno: rustix::io::Errno::BADF,
         });
     }
@@ -273,7 +63,7 @@ fn temp_dir() -> &'static CStr {
     }
 }
 
-/// [`SharedMem::create_in`]: as [`fuzzshm_temp_file`], in the directory
+/// [`SharedMem::temp_file_in`]: as [`fuzzshm_temp_file`], in the directory
 /// open as `dir_fd` (borrowed; the handle keeps its own duplicate).
 ///
 /// # Safety
@@ -288,14 +78,14 @@ pub unsafe extern "C" fn fuzzshm_create_in(
     let make = || {
         if dir_fd < 0 {
             return Err(Error::Os {
-                call: "fuzzshm_create_in",
+                call: "fcntl(F_DUPFD_CLOEXEC)",
                 errno: rustix::io::Errno::BADF,
             });
         }
         // SAFETY: non-negative, so an open descriptor by the caller's
         // contract; borrowed for this call only, and the caller keeps it open.
         let dir = unsafe { rustix::fd::BorrowedFd::borrow_raw(dir_fd) };
-        SharedMem::create_in(dir, capacity)
+        SharedMem::temp_file_in(dir, capacity)
     };
     // SAFETY: the caller's contract, passed on.
     unsafe { construct(out, make) }
@@ -355,7 +145,7 @@ pub unsafe extern "C" fn fuzzshm_anonymous(out: *mut Handle, capacity: usize) ->
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
     // Owned before `out` is looked at, so that a refused `out` closes it.
-    let fd = owned_fd("fuzzshm_from_fd", fd);
+    let fd = owned_fd(fd);
     let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.
@@ -375,7 +165,7 @@ pub unsafe extern "C" fn fuzzshm_from_fd(out: *mut Handle, fd: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_map_file(out: *mut Handle, fd: c_int, size: usize) -> c_int {
     // Owned before `out` is looked at, so that a refused `out` closes it.
-    let fd = owned_fd("fuzzshm_map_file", fd);
+    let fd = owned_fd(fd);
     let make = move || {
         // SAFETY: the caller's contract, passed on: no other mapping of the
         // file is alive in this process.
@@ -430,6 +220,139 @@ fn into_raw(fd: OwnedFd) -> RawFd {
     rustix::fd::IntoRawFd::into_raw_fd(fd)
 }
 
+/// [`CoordinatorComm::spawn`](crate::CoordinatorComm::spawn) for C:
+/// `pipe` twice, then `posix_spawnp`—Starts `argv[0]` (searched in `PATH`
+/// if it has no slash) with the arguments `argv` and the environment
+/// `envp`, its ends of two new pipes at fds 3 and 4 and the region of
+/// `mem` at fd 5. On success `*pid` is the worker's, `*fuzz_in` the write
+/// end of its calls and `*fuzz_out` the read end of its answers, both the
+/// caller's and close-on-exec; this process keeps no other copy of the
+/// worker's ends (the parked duplicates are closed before this returns),
+/// so the worker's death is end of stream on `*fuzz_out`.
+///
+/// `mem` is borrowed, never closed: it stays open and the caller's on
+/// success and on failure alike, since it may hold the input that
+/// crashed the last worker. On failure nothing is written to the
+/// out-parameters and no descriptor of the attempt stays open (fds 3-5,
+/// if they were free, keep the `/dev/null` that fills them, as in Rust).
+///
+/// # Safety
+///
+/// `argv` and `envp` are null or null-terminated arrays of NUL-terminated
+/// strings; `mem` as for [`fuzzshm_close`]; `pid`, `fuzz_in` and
+/// `fuzz_out` null or valid for writes.
+#[cfg(not(target_os = "android"))]
+#[no_mangle]
+pub unsafe extern "C" fn fuzzshm_spawn(
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    mem: *const Handle,
+    pid: *mut libc::pid_t,
+    fuzz_in: *mut c_int,
+    fuzz_out: *mut c_int,
+) -> c_int {
+    if [argv, envp].iter().any(|array| array.is_null())
+        || pid.is_null()
+        || fuzz_in.is_null()
+        || fuzz_out.is_null()
+    {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: non-null, so a null-terminated array (the caller's
+    // contract), which has at least its first element.
+    if unsafe { argv.read() }.is_null() {
+        return FUZZSHM_ENULL;
+    }
+    // SAFETY: the caller's contract.
+    let mem = match unsafe { open_ref(mem) } {
+        Ok(mem) => mem,
+        Err(code) => return code,
+    };
+    let (calls, answers, parked) = match crate::placement::worker_pipes(mem.as_fd()) {
+        Ok(pipes) => pipes,
+        Err(error) => return status_of(error),
+    };
+    // SAFETY: `argv` and `envp` as the caller's contract says.
+    let spawned = unsafe { spawn_placed(&parked, argv, envp) };
+    // The child has its own copies now, or there is no child.
+    drop(parked);
+    match spawned {
+        Ok(child) => {
+            // SAFETY: each non-null (checked above), and valid for writes
+            // by the caller's contract.
+            unsafe { pid.write(child) };
+            // SAFETY: as for `pid`.
+            unsafe { fuzz_in.write(into_raw(calls)) };
+            // SAFETY: as for `pid`.
+            unsafe { fuzz_out.write(into_raw(answers)) };
+            0
+        }
+        Err(error) => status_of(error),
+    }
+}
+
+/// `posix_spawnp` with file actions that `dup2` the parked descriptors to
+/// fds 3, 4 and 5 (the same placements as the Rust spawn's `pre_exec`);
+/// the child's pid.
+///
+/// # Safety
+///
+/// `argv` and `envp` are non-null, null-terminated arrays of
+/// NUL-terminated strings, `argv[0]` not null.
+#[cfg(not(target_os = "android"))]
+unsafe fn spawn_placed(
+    parked: &crate::placement::Parked,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> Result<libc::pid_t> {
+    let failed = |call, code| Error::Os {
+        call,
+        errno: rustix::io::Errno::from_raw_os_error(code),
+    };
+    let mut actions = MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+    // SAFETY: `init` fills the storage it is given.
+    let code = unsafe { libc::posix_spawn_file_actions_init(actions.as_mut_ptr()) };
+    if code != 0 {
+        return Err(failed("posix_spawn_file_actions_init", code));
+    }
+    let actions = actions.as_mut_ptr();
+    let spawn = || {
+        for (source, target) in parked.placements() {
+            // SAFETY: `actions` was initialised above and not destroyed yet.
+            let code = unsafe {
+                libc::posix_spawn_file_actions_adddup2(actions, source.as_raw_fd(), target)
+            };
+            if code != 0 {
+                return Err(failed("posix_spawn_file_actions_adddup2", code));
+            }
+        }
+        let mut child = 0;
+        // SAFETY: non-null with a first element (the caller's contract).
+        let program = unsafe { argv.read() };
+        // SAFETY: `actions` is initialised; `argv` and `envp` as the
+        // caller's contract says (`posix_spawnp` reads them only);
+        // `program` is `argv[0]`.
+        let code = unsafe {
+            libc::posix_spawnp(
+                &mut child,
+                program,
+                actions,
+                ptr::null(),
+                argv.cast(),
+                envp.cast(),
+            )
+        };
+        if code != 0 {
+            return Err(failed("posix_spawnp", code));
+        }
+        Ok(child)
+    };
+    let spawned = spawn();
+    // SAFETY: initialised above, and destroyed only here.
+    unsafe { libc::posix_spawn_file_actions_destroy(actions) };
+    spawned
+}
+
 /// [`SharedMem::close`]: unmaps, closes the descriptor and removes the file
 /// if this process created it; the handle is closed even when one of those
 /// fails (the status is the first failure).
@@ -443,18 +366,7 @@ fn into_raw(fd: OwnedFd) -> RawFd {
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_close(mem: *mut Handle) -> c_int {
     // SAFETY: the caller's contract.
-    if let Err(code) = unsafe { open_mut(mem) } {
-        return code;
-    }
-    // SAFETY: `open_mut` checked `mem` is non-null, and it points to a
-    // handle no other reference reaches (the caller's contract).
-    let handle = unsafe { &mut *mem };
-    handle.state = 0;
-    // SAFETY: the state was the open marker of this address (checked by
-    // `open_mut`), so `mem` holds a live region; the state is now closed,
-    // so it is read out only once.
-    let region = unsafe { handle.mem.assume_init_read() };
-    status(region.close())
+    unsafe { take(mem) }.map_or_else(|code| code, |region| status(region.close()))
 }
 
 /// [`Region::header`](crate::Region::header): the header, valid until
@@ -474,11 +386,14 @@ pub unsafe extern "C" fn fuzzshm_header(mem: *const Handle) -> *mut Header {
 /// [`Region::value`](crate::Region::value): the value's address and length,
 /// refused with `FUZZSHM_ECORRUPT_VALUE_LEN` if the header's `valueLen` is
 /// negative or beyond the capacity. On any error `*data` is null and `*len`
-/// zero.
+/// zero. Under AddressSanitizer the bytes past the value are poisoned, as
+/// by the `&mut` methods.
 ///
 /// # Safety
 ///
-/// As [`fuzzshm_close`]; `data` and `len` null or valid for writes.
+/// As [`fuzzshm_close`]; `data` and `len` null or valid for writes. Under
+/// AddressSanitizer, a pointer from an earlier call is read only up to the
+/// length this call returns.
 #[no_mangle]
 pub unsafe extern "C" fn fuzzshm_value(
     mem: *const Handle,
@@ -489,7 +404,11 @@ pub unsafe extern "C" fn fuzzshm_value(
         return FUZZSHM_ENULL;
     }
     // SAFETY: the caller's contract.
-    let value = unsafe { open_ref(mem) }.and_then(|mem| mem.value().map_err(status_of));
+    let value = unsafe { open_ref(mem) }.and_then(|mem| {
+        // SAFETY: by the caller's contract, an earlier call's pointer is
+        // read only up to the length this one returns.
+        unsafe { mem.value_exact() }.map_err(status_of)
+    });
     let value = value.map(|value| (value.as_ptr(), value.len()));
     // SAFETY: both non-null, and valid for writes by the caller's contract.
     unsafe { write_span(value, ptr::null(), data, len) }
@@ -669,82 +588,5 @@ pub unsafe extern "C" fn fuzzshm_remap(mem: *mut Handle, changed: *mut c_int) ->
             0
         }
         Err(error) => status_of(error),
-    }
-}
-
-/// A static, NUL-terminated description of a status; for `-errno` it
-/// names the class only (use `strerror(-status)` for the rest).
-#[no_mangle]
-pub extern "C" fn fuzzshm_strerror(status: c_int) -> *const c_char {
-    let text = match (status, message_of(status)) {
-        (0, _) => "success\0",
-        (_, Some(message)) => message,
-        (code, None) if code < 0 => "a system call failed; -status is its errno\0",
-        (_, None) => "unknown fuzzshm status\0",
-    };
-    text.as_ptr().cast()
-}
-
-/// A `no_std` staticlib needs a panic handler, and the C program linking it
-/// has no Rust runtime to supply one. Nothing in fuzzshm panics on any
-/// input; should a bug make it, the process aborts at once, as
-/// `panic = "abort"` would.
-#[cfg(all(not(feature = "std"), not(test)))]
-#[panic_handler]
-fn abort_on_panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    // SAFETY: `abort` has no preconditions and does not return.
-    unsafe { libc::abort() }
-}
-
-/// The precompiled `core` is built for unwinding and so refers to this
-/// symbol, which `std` would define. Under `panic = "abort"` no frame ever
-/// unwinds, so it is never called; it exists so that the C program links
-/// without nightly's `-Zbuild-std`. Aborts if it ever is called.
-#[cfg(all(not(feature = "std"), not(test)))]
-#[no_mangle]
-extern "C" fn rust_eh_personality() {
-    // SAFETY: `abort` has no preconditions and does not return.
-    unsafe { libc::abort() }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alloc::collections::BTreeSet;
-
-    /// `Display` starts with the message `fuzzshm_strerror` gives for the
-    /// error's status: one wording, in Rust and in C.
-    #[test]
-    fn display_starts_with_the_c_message() {
-        let errors = [
-            Error::SizeOverflow { capacity: 1 },
-            Error::ValueTooLarge {
-                len: 2,
-                capacity: 1,
-            },
-            Error::CorruptValueLen {
-                value_len: -1,
-                capacity: 1,
-            },
-            Error::TooSmall { size: 1, needed: 2 },
-            Error::TooLarge { size: 1 },
-            Error::NotRegularFile { mode: 0o40755 },
-            Error::NotPipe { fd: 3, mode: 0 },
-            Error::ShrinkRefused {
-                capacity: 2,
-                requested: 1,
-            },
-            Error::Misaligned { addr: 1, align: 8 },
-            Error::NameCollision { attempts: 1 },
-            Error::AlreadyTaken,
-        ];
-        let codes: BTreeSet<c_int> = errors.iter().map(|&error| status_of(error)).collect();
-        assert_eq!(codes.len(), STATUSES.len() - 3, "an error per code");
-        for error in errors {
-            let message = message_of(status_of(error)).unwrap();
-            let message = message.strip_suffix('\0').unwrap();
-            let shown = alloc::format!("{error}");
-            assert!(shown.starts_with(message), "{shown:?} against {message:?}");
-        }
     }
 }

@@ -89,7 +89,11 @@ fn bytes_at_gos_offsets_read_back_through_the_api() {
         // SAFETY: every write is inside the mapping (offsets below the
         // header size plus 32), and no reference to these bytes is alive.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), mem.as_ptr().add(offset), bytes.len())
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                mem.as_mut_ptr().wrapping_add(offset),
+                bytes.len(),
+            )
         }
     };
     put(count, &(-42i64).to_ne_bytes());

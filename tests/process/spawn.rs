@@ -3,28 +3,37 @@
 //! so a worker's death is end of stream on `fuzz_out` at once, every time
 //! a worker is respawned; a spawn that fails hands the region back.
 //! `attach` with a `Command` kept alive is the contrast: no end of stream.
+//! `read_answer` tells an answer, a worker's death and a hang apart.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsFd;
 use std::process::Command;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use common::{Log, Process};
-use fuzzshm::{CoordinatorComm, Errno, Error, SharedMem, WorkerComm};
+use crate::common::{Log, Process, WAIT_BOUND};
+use fuzzshm::{read_answer, Answer, CoordinatorComm, Errno, Error, SharedMem, WorkerComm};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "answer-once" => answer_once(),
         "wait-to-die" => wait_to_die(),
         "spawn-missing-with-free-low-fds" => spawn_missing_with_free_low_fds(),
         "spawn-under-nofile" => spawn_under_nofile(),
-        other => panic!("unknown role {other}"),
-    });
+        "answer-in-two-pieces" => answer_in_two_pieces(),
+        "hang-after-a-byte" => hang_after_a_byte(),
+        "die-after-a-byte" => die_after_a_byte(),
+        "coordinator-under-signals" => coordinator_under_signals(),
+        _ => return false,
+    }
+    true
 }
 
 /// In a worker: its pipes and region, taken from fds 3, 4 and 5.
@@ -225,4 +234,209 @@ fn spawn_under_nofile() {
 #[test]
 fn spawn_under_a_low_descriptor_limit_hands_the_region_back() {
     common::run_under_nofile_limits("spawn-under-nofile");
+}
+
+// --- read_answer: an answer, a death, a hang --------------------------------
+
+/// A worker that takes a call and answers "answer" in two writes, 100 ms
+/// apart, then exits.
+fn answer_in_two_pieces() {
+    let comm = inherited();
+    File::from(comm.fuzz_in).read_exact(&mut [0u8; 1]).unwrap();
+    let mut answers = File::from(comm.fuzz_out);
+    answers.write_all(b"an").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    answers.write_all(b"swer").unwrap();
+}
+
+/// A worker that takes a call, writes the first byte of its answer, then
+/// loops for ever in its "target" (until its coordinator is gone: then
+/// fd 3 is end of stream, and it exits rather than outlive a failed test).
+fn hang_after_a_byte() {
+    let comm = inherited();
+    let mut calls = File::from(comm.fuzz_in);
+    calls.read_exact(&mut [0u8; 1]).unwrap();
+    let mut answers = File::from(comm.fuzz_out);
+    answers.write_all(b"h").unwrap();
+    let no_wait = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    while poll(&mut [PollFd::new(&calls, PollFlags::IN)], Some(&no_wait)) != Ok(1) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(answers); // open until here: no end of stream while it "runs"
+}
+
+/// A worker that takes a call, writes the first byte of its answer, and
+/// dies (exit code 3).
+fn die_after_a_byte() {
+    let comm = inherited();
+    File::from(comm.fuzz_in).read_exact(&mut [0u8; 1]).unwrap();
+    File::from(comm.fuzz_out).write_all(b"d").unwrap();
+    std::process::exit(3);
+}
+
+/// Runs `read`, and kills the worker `pid` with SIGKILL should `read` not
+/// have returned within [`WAIT_BOUND`] (its answer is then end of stream);
+/// fails if that happened.
+#[track_caller]
+fn bounded<T>(pid: u32, read: impl FnOnce() -> T) -> T {
+    let (done, finished) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let late = finished.recv_timeout(WAIT_BOUND) == Err(mpsc::RecvTimeoutError::Timeout);
+        if late {
+            let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+            rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+        }
+        late
+    });
+    let outcome = read();
+    drop(done);
+    let late = watchdog.join().unwrap();
+    assert!(!late, "read_answer did not return within {WAIT_BOUND:?}");
+    outcome
+}
+
+/// Spawns a worker playing `role` and sends it one call.
+fn called(role: &str) -> (Process, CoordinatorComm) {
+    let (worker, comm) = spawn_worker(role, SharedMem::temp_file(64).unwrap());
+    rustix::io::write(&comm.fuzz_in, b"c").unwrap();
+    (worker, comm)
+}
+
+/// A worker answers in two pieces, 100 ms apart: read whole.
+fn reads_an_answer_written_in_pieces() {
+    let (worker, mut comm) = called("answer-in-two-pieces");
+    let mut buf = [0u8; 6];
+    let answer = bounded(worker.child.id(), || {
+        comm.read_answer(&mut buf, Duration::from_secs(30))
+    });
+    assert_eq!(answer.unwrap(), Answer::Complete);
+    assert_eq!(&buf, b"answer");
+    worker.join();
+}
+
+/// A worker writes a byte of its answer, then loops: a time-out after
+/// that byte, no sooner than asked. Returns the worker, still alive, and
+/// the coordinator's side.
+fn times_out_on_a_loop() -> (Process, CoordinatorComm) {
+    let (worker, mut comm) = called("hang-after-a-byte");
+    let timeout = Duration::from_millis(300);
+    let mut buf = [0u8; 4];
+    let started = Instant::now();
+    let answer = bounded(worker.child.id(), || comm.read_answer(&mut buf, timeout));
+    let waited = started.elapsed();
+    assert_eq!(answer.unwrap(), Answer::TimedOut { read: 1 });
+    assert_eq!(buf[0], b'h');
+    assert!(
+        waited >= timeout,
+        "timed out after {waited:?}, before {timeout:?}"
+    );
+    (worker, comm)
+}
+
+#[test]
+fn an_answer_written_in_pieces_is_read_whole() {
+    reads_an_answer_written_in_pieces();
+}
+
+#[test]
+fn a_worker_that_loops_times_out_and_is_killed_by_its_pid() {
+    let (worker, mut comm) = times_out_on_a_loop();
+    // Still alive: a later look finds it at work, not gone.
+    let mut buf = [0u8; 4];
+    let again = comm.read_answer(&mut buf, Duration::ZERO).unwrap();
+    assert_eq!(again, Answer::TimedOut { read: 0 });
+    let pid = worker.child.id();
+    worker.kill();
+    // Killed: its answer is end of stream, and no longer a time-out.
+    let answer = bounded(pid, || comm.read_answer(&mut buf, WAIT_BOUND / 2));
+    assert_eq!(answer.unwrap(), Answer::Closed { read: 0 });
+}
+
+#[test]
+fn a_worker_that_dies_mid_answer_is_end_of_stream_not_a_time_out() {
+    let (mut worker, comm) = called("die-after-a-byte");
+    let mut buf = [0u8; 4];
+    let answer = bounded(worker.child.id(), || {
+        read_answer(&comm.fuzz_out, &mut buf, WAIT_BOUND / 2)
+    });
+    assert_eq!(answer.unwrap(), Answer::Closed { read: 1 });
+    assert_eq!(buf[0], b'd');
+    assert_eq!(worker.child.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn a_deadline_already_passed_still_takes_what_is_there() {
+    let (worker, mut comm) = spawn_worker("answer-once", SharedMem::temp_file(64).unwrap());
+    rustix::io::write(&comm.fuzz_in, &[9]).unwrap();
+    worker.join(); // it answered and exited: all of its answer is in the pipe
+    let mut buf = [0u8; 1];
+    let answer = comm.read_answer(&mut buf, Duration::ZERO).unwrap();
+    assert_eq!((answer, buf), (Answer::Complete, [9]));
+    let answer = comm.read_answer(&mut buf, Duration::ZERO).unwrap();
+    assert_eq!(answer, Answer::Closed { read: 0 });
+    // An empty buffer is complete without a look at the pipe.
+    assert_eq!(
+        comm.read_answer(&mut [], Duration::ZERO),
+        Ok(Answer::Complete)
+    );
+}
+
+/// SIGUSR1s caught so far in this process.
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn count_signal(_: libc::c_int) {
+    SIGNALS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A coordinator whose waits are interrupted every 5 ms by a signal sent
+/// to the reading thread and caught without `SA_RESTART` (so `poll` and
+/// `read` fail with `EINTR`): a hang is still a time-out, no sooner than
+/// asked, and an answer in two pieces is still whole.
+fn coordinator_under_signals() {
+    // SAFETY: a zeroed `sigaction` is valid (no flags, so no
+    // `SA_RESTART`; an empty mask); the handler only adds to an atomic,
+    // which is async-signal-safe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = count_signal as *const () as libc::sighandler_t;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    // SAFETY: `pthread_self` has no preconditions.
+    let reader = unsafe { libc::pthread_self() };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pester = std::thread::spawn({
+        let stop = std::sync::Arc::clone(&stop);
+        move || {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: `reader` is this role's thread, alive until it
+                // has joined this one.
+                assert_eq!(unsafe { libc::pthread_kill(reader, libc::SIGUSR1) }, 0);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+
+    let started = Instant::now();
+    let (worker, _comm) = times_out_on_a_loop();
+    worker.kill();
+    reads_an_answer_written_in_pieces();
+    let signals = SIGNALS.load(Ordering::Relaxed);
+    let took = started.elapsed();
+    assert!(signals >= 10, "only {signals} signals in {took:?}");
+    stop.store(true, Ordering::Relaxed);
+    pester.join().unwrap();
+}
+
+#[test]
+fn signals_interrupting_the_wait_change_no_outcome() {
+    let mut cmd = common::child("coordinator-under-signals");
+    let mut coordinator = Process::spawn(&mut cmd);
+    let status = common::wait_bounded(&mut coordinator.child, "the coordinator");
+    assert!(status.success(), "the coordinator failed ({status})");
 }

@@ -5,22 +5,24 @@
 //! runs in a child process, which changes its own environment and working
 //! directory.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{entries, path_of, private_tmpdir};
+use crate::common::{entries, path_of, private_tmpdir};
 use fuzzshm::{Error, SharedMem};
 use rustix::io::Errno;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "moving-temp-dir" => moving_temp_dir(),
         "relative-temp-dir" => relative_temp_dir(),
         "empty-temp-dir" => empty_temp_dir(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// Creates a region and checks its file is in `dir` (by the directory's

@@ -7,7 +7,7 @@
 //!
 //! The children run with a private `TMPDIR` and their output captured.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -15,16 +15,18 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Output, Stdio};
 
-use common::{entries, private_tmpdir};
+use crate::common::{entries, private_tmpdir};
 use fuzzshm::SharedMem;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "coordinator" => coordinator(),
         "holder" => holder(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// What a child prints once its regions are all made. The test harness
@@ -187,7 +189,7 @@ fn a_killed_coordinator_leaves_only_named_files_and_remove_orphans_takes_exactly
     let (dead, live) = (coordinator.process.id(), holder.process.id());
 
     // Both creators are alive: nothing is an orphan.
-    assert_eq!(SharedMem::remove_orphans_in(&dir_fd).unwrap(), 0);
+    assert_eq!(fuzzshm::remove_orphans_in(&dir_fd).unwrap(), 0);
     assert_eq!(entries(&dir).len(), 8 + 2);
 
     coordinator.process.kill().unwrap();
@@ -209,10 +211,10 @@ fn a_killed_coordinator_leaves_only_named_files_and_remove_orphans_takes_exactly
 
     // The same descriptor as the first call: each call lists the
     // directory from its first entry.
-    assert_eq!(SharedMem::remove_orphans_in(&dir_fd).unwrap(), 8);
+    assert_eq!(fuzzshm::remove_orphans_in(&dir_fd).unwrap(), 8);
     assert_eq!(sorted(entries(&dir)), kept);
-    assert_eq!(SharedMem::remove_orphans(&dir).unwrap(), 0);
-    assert_eq!(SharedMem::remove_orphans_in(&dir_fd).unwrap(), 0);
+    assert_eq!(fuzzshm::remove_orphans(&dir).unwrap(), 0);
+    assert_eq!(fuzzshm::remove_orphans_in(&dir_fd).unwrap(), 0);
     assert_eq!(sorted(entries(&dir)), kept);
     let inside = dir.join(format!("fuzz-{dead}-0badc0de"));
     assert_eq!(entries(&inside).len(), 1, "looked into a directory");

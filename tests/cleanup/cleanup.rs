@@ -6,14 +6,15 @@
 //! Each check that lists the temp directory runs in a child process with
 //! `TMPDIR` set to a directory of its own, so parallel tests cannot race.
 
-mod common;
+use crate::common;
 
-use common::{entries, path_of, private_tmpdir};
+use crate::common::{entries, path_of, private_tmpdir};
 use fuzzshm::SharedMem;
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "lifecycles" => lifecycles(),
         "panic-holding-a-region" => {
             let _mem = SharedMem::temp_file(4096).unwrap();
@@ -21,32 +22,37 @@ fn child_main() {
             panic!("planted: the region must still be removed while unwinding");
         }
         "fork-server" => fork_server(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// A fork server: a child forked without `exec` drops and closes its
 /// copies of the parent's regions; the parent's files stay, and the
-/// parent's own close removes them.
+/// parent's own close removes them. A region the child creates is named
+/// with the child's pid, not its parent's.
 fn fork_server() {
     let tmp = std::env::temp_dir();
     let dir = std::fs::File::open(&tmp).unwrap();
     let regions = [
         SharedMem::temp_file(4096).unwrap(),
-        SharedMem::create_in(&dir, 4096).unwrap(),
+        SharedMem::temp_file_in(&dir, 4096).unwrap(),
     ];
     let names = entries(&tmp);
     assert_eq!(names.len(), 2);
     // SAFETY: this child process runs its one test on its main thread; the
-    // forked child makes only system calls (munmap, close, getpid) and
-    // exits with `_exit`, running no destructor of the parent's state.
+    // forked child makes only system calls (munmap, close, getpid, and
+    // `temp_file_in`'s, which allocates nothing) and exits with `_exit`,
+    // running no destructor of the parent's state.
     match unsafe { libc::fork() } {
         0 => {
             let [first, second] = regions;
             drop(first);
             let closed = second.close().is_ok();
+            // Left behind on purpose, for the parent to read its name.
+            let created = SharedMem::temp_file_in(&dir, 16).map(std::mem::forget);
             // SAFETY: ends the forked child at once, as after a fork.
-            unsafe { libc::_exit(if closed { 0 } else { 1 }) }
+            unsafe { libc::_exit(if closed && created.is_ok() { 0 } else { 1 }) }
         }
         -1 => panic!("fork failed"),
         child => {
@@ -54,6 +60,12 @@ fn fork_server() {
             // SAFETY: waits for the child just forked; `status` is ours.
             assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
             assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+            let mut new = entries(&tmp);
+            new.retain(|name| !names.contains(name));
+            assert_eq!(new.len(), 1, "the child's own region: {new:?}");
+            let prefix = format!("fuzz-{child}-");
+            assert!(new[0].starts_with(&prefix), "{} is not {prefix}*", new[0]);
+            std::fs::remove_file(tmp.join(&new[0])).unwrap();
         }
     }
     assert_eq!(
@@ -145,7 +157,7 @@ fn a_panic_that_ends_the_process_still_removes_the_file() {
 fn create_in_removes_from_its_directory_even_after_a_rename() {
     let dir = private_tmpdir("cleanup-create-in");
     let dir_fd = std::fs::File::open(&dir).unwrap();
-    let mem = SharedMem::create_in(&dir_fd, 100).unwrap();
+    let mem = SharedMem::temp_file_in(&dir_fd, 100).unwrap();
     assert_eq!(entries(&dir).len(), 1);
     let moved = dir.with_file_name("cleanup-create-in-moved");
     let _ = std::fs::remove_dir_all(&moved);
@@ -160,7 +172,7 @@ fn every_descriptor_is_close_on_exec() {
     #[cfg(target_os = "linux")]
     regions.push(SharedMem::memfd(64).unwrap());
     let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
-    regions.push(SharedMem::create_in(&dir, 64).unwrap());
+    regions.push(SharedMem::temp_file_in(&dir, 64).unwrap());
     regions.push(SharedMem::anonymous(64).unwrap());
     regions.push(SharedMem::anonymous_in(&dir, 64).unwrap());
     for mem in &regions {

@@ -2,8 +2,7 @@
 //! through its own mapping of the same file. Every read API answers with an
 //! error or a well-defined value: never a panic, never a read out of bounds.
 
-mod common;
-mod model;
+use crate::model;
 
 use std::sync::atomic::Ordering;
 
@@ -16,7 +15,7 @@ fn region_and_peer() -> (SharedMem, SharedMem) {
     let mem = SharedMem::temp_file(CAPACITY).unwrap();
     let fd = rustix::io::dup(&mem).unwrap();
     // SAFETY: the test maps the file twice to play the peer. The peer
-    // writes only through raw pointers (`common::poke`) and reads only
+    // writes only through raw pointers (`model::poke`) and reads only
     // header atomics, raw bytes, or a `value()` slice that is a temporary
     // of its statement; every slice from `mem` (`read_everything`,
     // `writes_repair_a_corrupt_header`) is likewise dropped before the peer
@@ -60,7 +59,8 @@ fn read_everything(mem: &mut SharedMem) {
 fn every_interesting_value_len() {
     let (mut mem, peer) = region_and_peer();
     for len in model::edge_value_lens(CAPACITY) {
-        common::poke(&peer, offsets::VALUE_LEN, &len.to_ne_bytes());
+        // SAFETY: no slice of either mapping is alive between reads.
+        unsafe { model::poke(&peer, offsets::VALUE_LEN, &len.to_ne_bytes()) };
         assert_eq!(mem.header().value_len(), len);
         read_everything(&mut mem);
     }
@@ -70,14 +70,16 @@ fn every_interesting_value_len() {
 fn every_raw_in_mem_byte() {
     let (mem, peer) = region_and_peer();
     for byte in 0..=u8::MAX {
-        common::poke(&peer, offsets::RAW_IN_MEM, &[byte]);
+        // SAFETY: no slice of either mapping is alive between reads.
+        unsafe { model::poke(&peer, offsets::RAW_IN_MEM, &[byte]) };
         assert_eq!(mem.header().raw_in_mem(), byte != 0, "byte {byte}");
     }
     // And we write it as Go does: exactly 1.
     mem.header().set_raw_in_mem(true);
     assert!(peer.header().raw_in_mem());
+    let raw_in_mem = peer.as_ptr().wrapping_add(offsets::RAW_IN_MEM);
     // SAFETY: the offset is inside the peer's mapping; nothing writes it now.
-    assert_eq!(unsafe { *peer.as_ptr().add(offsets::RAW_IN_MEM) }, 1);
+    assert_eq!(unsafe { *raw_in_mem }, 1);
 }
 
 #[test]
@@ -102,7 +104,8 @@ fn random_header_bytes() {
             let at = offsets::VALUE_LEN;
             header[at..at + size_of::<isize>()].copy_from_slice(&len.to_ne_bytes());
         }
-        common::poke(&peer, 0, &header);
+        // SAFETY: no slice of either mapping is alive between reads.
+        unsafe { model::poke(&peer, 0, &header) };
         read_everything(&mut mem);
     }
 }
@@ -111,7 +114,8 @@ fn random_header_bytes() {
 #[test]
 fn writes_repair_a_corrupt_header() {
     let (mut mem, peer) = region_and_peer();
-    common::poke(&peer, 0, &[0xff; HEADER_SIZE]);
+    // SAFETY: no slice of either mapping is alive yet.
+    unsafe { model::poke(&peer, 0, &[0xff; HEADER_SIZE]) };
     assert!(mem.value().is_err());
     mem.set_value(b"clean").unwrap();
     assert_eq!(mem.value().unwrap(), b"clean");

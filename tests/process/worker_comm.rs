@@ -3,7 +3,7 @@
 //! them with `WorkerComm::from_inherited`, runs, and the coordinator sees
 //! everything the worker wrote.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -13,14 +13,16 @@ use std::sync::atomic::Ordering;
 
 use fuzzshm::{set_worker_comm, CoordinatorComm, Error, SharedMem, WorkerComm};
 
-#[test]
-fn child_main() {
-    common::run_child(|role| match role {
+/// Plays `role` in a child process; `false` if it is not one of this
+/// file's roles.
+pub fn play(role: &str) -> bool {
+    match role {
         "worker" => worker(),
         "no-extra-fds" => expect_only_worker_fds(),
         "parent-with-low-fds" => parent_with_sources_at_3_4_5(),
-        other => panic!("unknown role {other}"),
-    });
+        _ => return false,
+    }
+    true
 }
 
 /// A worker as Go runs one: wait for a call, run the input, answer.
