@@ -21,7 +21,6 @@ root=$PWD
 export GOTOOLCHAIN=local
 go119=${FUZZSHM_GO119:-/usr/bin/go}
 go127=${FUZZSHM_GO127:-$root/target/go127-venv/bin/go}
-[[ -x $go127 ]] || go127=/work/gobin-venv/bin/go
 cargo build --release -q -p fuzzshm-go
 fsg=$root/target/release/fuzzshm-go
 work=$root/target/go-figures

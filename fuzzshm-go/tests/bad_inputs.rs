@@ -154,10 +154,19 @@ fn a_build_failure_is_reported_as_go_test_does() {
 }
 
 /// Starts fuzzshm-go on FuzzNever with no time limit and waits (bounded)
-/// for its workers.
+/// until both workers are fuzzing: past their start-up (a worker killed
+/// while starting is started again without a word) and the baseline.
+/// Returns its workers and a thread that collects its standard output.
 // The child is returned to the caller, who waits for it.
 #[allow(clippy::zombie_processes)]
-fn start_fuzzing(go: &common::Go, name: &str) -> (std::process::Child, Vec<u32>) {
+fn start_fuzzing(
+    go: &common::Go,
+    name: &str,
+) -> (
+    std::process::Child,
+    Vec<u32>,
+    std::thread::JoinHandle<String>,
+) {
     let dir = common::module_copy(name);
     let mut child = fuzzshm_go(
         go,
@@ -168,20 +177,29 @@ fn start_fuzzing(go: &common::Go, name: &str) -> (std::process::Child, Vec<u32>)
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let until = Instant::now() + LIMIT;
-    loop {
-        let workers = workers_of(child.id());
-        if workers.len() == 2 {
-            // Past the harvest: its coordinator's worker is a grandchild.
-            return (child, workers);
+    let (lines, fuzzing) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let collector = std::thread::spawn(move || {
+        let mut out = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line.unwrap_or_default();
+            if line.contains("now fuzzing with") {
+                let _ = lines.send(());
+            }
+            out.push_str(&line);
+            out.push('\n');
         }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no two workers within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        out
+    });
+    if fuzzing.recv_timeout(LIMIT).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("fuzzshm-go did not start fuzzing within {LIMIT:?}");
     }
+    // Past the harvest: its coordinator's worker is a grandchild.
+    let workers = workers_of(child.id());
+    assert_eq!(workers.len(), 2, "fuzzing, but with workers {workers:?}");
+    (child, workers, collector)
 }
 
 fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
@@ -213,7 +231,7 @@ fn kill(pid: u32, sig: &str) {
 #[test]
 fn outside_kills_restart_workers_and_ctrl_c_stops_cleanly() {
     for go in common::toolchains() {
-        let (mut child, workers) = start_fuzzing(&go, &format!("{}-signals", go.name));
+        let (mut child, workers, stdout) = start_fuzzing(&go, &format!("{}-signals", go.name));
         kill(workers[0], "KILL");
         kill(workers[1], "TERM");
         let until = Instant::now() + LIMIT;
@@ -227,9 +245,8 @@ fn outside_kills_restart_workers_and_ctrl_c_stops_cleanly() {
         };
         kill(child.id(), "INT");
         let status = wait_bounded(&mut child, Duration::from_secs(30));
-        let mut out = String::new();
+        let out = stdout.join().unwrap();
         let mut err = String::new();
-        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
         assert_eq!(status.code(), Some(0), "{}: {out}{err}", go.name);
         assert!(out.contains("\nPASS\n"), "{out}");
@@ -252,7 +269,7 @@ fn outside_kills_restart_workers_and_ctrl_c_stops_cleanly() {
 #[test]
 fn a_coordinator_killed_with_sigkill_leaves_nothing() {
     for go in common::toolchains() {
-        let (mut child, workers) = start_fuzzing(&go, &format!("{}-sigkill", go.name));
+        let (mut child, workers, _stdout) = start_fuzzing(&go, &format!("{}-sigkill", go.name));
         for &w in &workers {
             let fds = std::fs::read_dir(format!("/proc/{w}/fd")).unwrap();
             let region = fds.flatten().find(|f| f.file_name() == "5").unwrap();

