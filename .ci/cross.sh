@@ -23,7 +23,7 @@ bash .ci/go.sh # tests/layout/go_layout.rs asks Go's compiler (GOARCH=386 here)
 
 echo "--- i686-unknown-linux-gnu: every test"
 export CARGO_TARGET_DIR="$base/i686"
-cargo test --target i686-unknown-linux-gnu --all-targets --features capi
+cargo test --target i686-unknown-linux-gnu --lib --bins --tests --examples --features capi
 cargo test --target i686-unknown-linux-gnu --doc --features capi
 
 export CARGO_TARGET_DIR="$base/check" RUSTFLAGS="-D warnings"

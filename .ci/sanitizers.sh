@@ -18,7 +18,7 @@ echo "--- ASan: every test, leak test included (children re-exec the same instru
 export ASAN_OPTIONS=detect_leaks=1
 RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" \
     CARGO_TARGET_DIR="$base/asan" \
-    cargo test --target "$host" --all-targets
+    cargo test --target "$host" --lib --bins --tests --examples
 RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" \
     CARGO_TARGET_DIR="$base/asan" \
     cargo test --target "$host" --doc
