@@ -11,7 +11,7 @@ use std::hint::black_box;
 use fuzzshm::{SharedMem, HEADER_SIZE};
 
 use crate::baselines::plain_write;
-use crate::figures::{hugepage_input, Turns, TURNS};
+use crate::figures::{hugepage_input, temp_dir_region, Turns, TURNS};
 use crate::stats::{repeat, Bench, Candidate, Ratio, Target};
 use crate::{human, MIB};
 
@@ -71,7 +71,7 @@ impl Bench {
         let sizes = sweep_sizes();
         let input = hugepage_input(LARGEST + 4096);
         for turns in [1, TURNS] {
-            let regions = || Turns::new(turns, || SharedMem::temp_file(LARGEST).unwrap());
+            let regions = || Turns::new(turns, || temp_dir_region(LARGEST));
             let (mut subject, mut plain, mut twin) = (regions(), regions(), regions());
             let regime = if turns == 1 {
                 "1 region".to_owned()
