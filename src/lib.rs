@@ -194,6 +194,8 @@ mod temp_file;
 mod worker_comm;
 
 #[cfg(unix)]
+pub use copy::plan::{copy_plan, set_copy_plan, CopyPlan, CopyRow, Cpu, COPY_FALLBACK, COPY_TABLE};
+#[cfg(unix)]
 pub use error::{Errno, Error, Result};
 #[cfg(unix)]
 pub use header::{offsets, region_size, Header, HEADER_SIZE};

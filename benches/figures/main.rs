@@ -89,6 +89,7 @@ fn main() {
         order: Xorshift::new(seed),
         judged,
     };
+    print_cpu();
     if judged {
         println!(
             "fuzzshm figures (BENCHMARKS.md); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
@@ -147,6 +148,41 @@ fn main() {
             bench.round_trip(size);
         }
     }
+}
+
+/// What every figure was measured on, first: the CPU as `cpuid` names it,
+/// the table's row for it, and the copy plan in force (which
+/// `FUZZSHM_COPY` may have overridden).
+fn print_cpu() {
+    let plan = fuzzshm::copy_plan();
+    match fuzzshm::Cpu::current() {
+        Some(cpu) => println!(
+            "CPU: {} family {} model {} (0x{:x}), L1d {} KiB, L2 {} KiB, L3 {} KiB; table row: {}",
+            cpu.vendor_str(),
+            cpu.family,
+            cpu.model,
+            cpu.model,
+            cpu.l1d_kib,
+            cpu.l2_kib,
+            cpu.l3_kib,
+            cpu.copy_row().name,
+        ),
+        None => println!("CPU: not identified (no cpuid here)"),
+    }
+    let band = match plan.band {
+        (_, 0) => "no band".to_owned(),
+        (min, max) => format!("{}-{}", human(min), human(max)),
+    };
+    println!(
+        "copy plan in force: streams {band}, and from {}; prefetch {}, four parts {}{}",
+        human(plan.stream_from),
+        plan.prefetch,
+        plan.four_parts,
+        match std::env::var("FUZZSHM_COPY") {
+            Ok(value) => format!(" (FUZZSHM_COPY={value})"),
+            Err(_) => String::new(),
+        },
+    );
 }
 
 fn human(size: usize) -> String {
