@@ -22,7 +22,7 @@ use crate::{human, MIB};
 /// (`fuzzshm::copy_plan`: where streaming starts and ends). The sweep
 /// measures each and the sizes around it.
 fn copy_limits(plan: &CopyPlan) -> Vec<usize> {
-    let mut limits = vec![257, 2113, plan.stream_from];
+    let mut limits = vec![129, 2113, plan.stream_from];
     if plan.band.1 > 0 {
         limits.extend([plan.band.0, plan.band.1 + 1]);
     }

@@ -5,7 +5,7 @@
 //! pays. Where that and the write alone disagree, the handoff wins. Three
 //! kinds of copy:
 //!
-//! - up to [`SMALL_MAX`] (256 bytes), register loads and stores inline
+//! - up to [`SMALL_MAX`] (128 bytes), register loads and stores
 //!   (`copy_small`), overlapping chunks from both ends: a `memcpy` call
 //!   (through the PLT, then its size dispatch) costs as much as the copy;
 //! - the sizes the [`CopyPlan`] in force streams, on x86-64 with AVX: one
@@ -143,13 +143,13 @@ unsafe fn copy_with_plan(src: *const u8, dst: *mut u8, len: usize, plan: plan::C
 
 /// Up to this size a copy is loads and stores from both ends, with no
 /// `memcpy` call (through the PLT, then its size dispatch, which costs
-/// about as much as the copy: on AMD Zen 4, 65-256 B through `memcpy` took
-/// 1.12-1.33x of a plain `memcpy` plus the length store, issue 22). Inline
-/// in 16-byte chunks up to 64 B; from 65 B, where the CPU has AVX, 32-byte
-/// chunks in a function of their own (`x86_64::copy_ends_avx`: half the
-/// stores), else inline 16-byte ones, 16 of which fill the 16 vector
-/// registers every x86-64 has.
-pub(crate) const SMALL_MAX: usize = 256;
+/// about as much as the copy of 64 bytes). Inline in 16-byte chunks up to
+/// 64 B; from 65 B, where the CPU has AVX, 32-byte chunks in a function of
+/// their own (`x86_64::copy_ends_avx`: half the stores), else inline
+/// 16-byte ones. Not above 128 B: on AMD Zen 4 the 32-byte chunks from both
+/// ends took 1.05-1.25x of a plain copy at 129-256 B, `memcpy` 1.03-1.10x
+/// at 257 B in the same runs (`BENCHMARKS.md`).
+pub(crate) const SMALL_MAX: usize = 128;
 
 /// A chunk of an inline copy: a 16-byte vector register on x86-64 (SSE2
 /// is part of its baseline), where a `u128` would travel as two 8-byte
@@ -183,16 +183,12 @@ unsafe fn copy_small(src: *const u8, dst: *mut u8, len: usize, before_stores: im
     // [len - T, len).
     unsafe {
         match len {
-            65..=256 => {
+            65..=128 => {
                 #[cfg(fuzzshm_x86_64_simd)]
                 if x86_64::has_avx() {
                     return x86_64::copy_ends_avx(src, dst, len, before_stores);
                 }
-                if len > 128 {
-                    copy_end_chunks::<8>(src, dst, len, before_stores)
-                } else {
-                    copy_end_chunks::<4>(src, dst, len, before_stores)
-                }
+                copy_end_chunks::<4>(src, dst, len, before_stores)
             }
             33..=64 => copy_end_chunks::<2>(src, dst, len, before_stores),
             16..=32 => copy_ends::<Chunk>(src, dst, len, before_stores),
@@ -342,24 +338,18 @@ mod tests {
         }
     }
 
-    /// The 16-byte chunk copies of 65-256 B, which CPUs with AVX skip for
+    /// The 16-byte chunk copies of 65-128 B, which CPUs with AVX skip for
     /// `copy_ends_avx`: every length, at aligned and odd offsets.
     #[test]
     fn chunk_copies_write_exactly_their_range() {
-        let src = source(256);
-        for len in 65..=256 {
+        let src = source(128);
+        for len in 65..=128 {
             for offset in [0, 1, 15, 40] {
-                let mut dst = alloc::vec![0u8; 256 + 64];
+                let mut dst = alloc::vec![0u8; 128 + 64];
                 let to = dst[offset..].as_mut_ptr();
-                // SAFETY: `len <= 256` bytes of `src`, and of `dst` from
-                // `offset < 64`; distinct vectors; `K * CHUNK <= len`.
-                unsafe {
-                    if len > 128 {
-                        copy_end_chunks::<8>(src.as_ptr(), to, len, || {});
-                    } else {
-                        copy_end_chunks::<4>(src.as_ptr(), to, len, || {});
-                    }
-                }
+                // SAFETY: `len <= 128` bytes of `src`, and of `dst` from
+                // `offset < 64`; distinct vectors; `4 * CHUNK <= len`.
+                unsafe { copy_end_chunks::<4>(src.as_ptr(), to, len, || {}) };
                 assert_eq!(&dst[offset..offset + len], &src[..len], "{len} at {offset}");
                 assert!(dst[..offset]
                     .iter()
@@ -369,14 +359,23 @@ mod tests {
         }
     }
 
-    /// Every row's plan (and the cached one), at sizes on both sides of its
-    /// limits, at aligned and odd offsets: the streamed sizes on x86-64
+    /// Every row's plan (and the cached one, and one that streams from the
+    /// smallest size it can), at sizes on both sides of its limits, at aligned and odd offsets: the streamed sizes on x86-64
     /// with AVX, `memcpy` elsewhere.
     #[test]
     fn copies_sizes_on_both_sides_of_every_plans_limits() {
         let rows = plan::COPY_TABLE.iter().chain([&plan::COPY_FALLBACK]);
-        let plans: alloc::vec::Vec<CopyPlan> =
-            rows.map(|row| row.plan).chain([CopyPlan::CACHED]).collect();
+        // The last streams from the first size past the inline copies, as
+        // a user's plan may: the loop then takes only sizes with room for
+        // its head and tail.
+        let from_smallest = CopyPlan {
+            stream_from: SMALL_MAX + 1,
+            ..CopyPlan::CACHED
+        };
+        let plans: alloc::vec::Vec<CopyPlan> = rows
+            .map(|row| row.plan)
+            .chain([CopyPlan::CACHED, from_smallest])
+            .collect();
         let limits = |p: &CopyPlan| [p.band.0, p.band.1 + 1, p.stream_from];
         let largest = plans
             .iter()

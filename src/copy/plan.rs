@@ -11,7 +11,7 @@
 //! glibc reads its tunables.
 //!
 //! What the plan decides is only which sizes stream past the cache, and
-//! how that loop runs; up to 256 bytes every CPU gets the same inline
+//! how that loop runs; up to 128 bytes every CPU gets the same
 //! copy, and every size not streamed `memcpy`. Any plan copies every byte
 //! correctly: only the speed differs.
 //!
@@ -28,7 +28,7 @@ const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 
 /// Which sizes `set_value` streams past the cache, and how; every other
-/// size above 256 bytes is copied with `memcpy` (up to 256, inline).
+/// size above 128 bytes is copied with `memcpy` (up to 128, without a call).
 /// Streaming needs x86-64 with AVX; elsewhere every plan copies as
 /// [`CopyPlan::CACHED`] does.
 ///
@@ -60,7 +60,7 @@ pub struct CopyPlan {
 }
 
 impl CopyPlan {
-    /// Never stream: `memcpy` above 256 bytes.
+    /// Never stream: `memcpy` above 128 bytes.
     pub const CACHED: CopyPlan = CopyPlan {
         band: (0, 0),
         stream_from: usize::MAX,
@@ -157,10 +157,11 @@ pub const COPY_TABLE: &[CopyRow] = &[
             prefetch: true,
             four_parts: true,
         },
-        figures:
-            "BENCHMARKS.md \"AMD Zen 4\" (2026-12-07) and ../shared/perf/amd-zen4-2026-12-04: \
-                  streaming hands 16-256 KiB off 1.2-2.1x faster than memcpy, 1-4 MiB \
-                  1.2-2x slower; from 8 MiB it wins; prefetchnta ahead beats none at 64 MiB",
+        figures: "BENCHMARKS.md, AMD Zen 4 (2026-12-07), and ../shared/perf/amd-zen4-2026-12-04: \
+                  streaming hands 16-256 KiB off 1.1-2.2x faster than memcpy and 1 MiB \
+                  1.9-2x slower, 4 MiB 0.9-1.25x (slower in 2 runs of 3); from 8 MiB it \
+                  wins; at 64 MiB four parts with prefetchnta wrote in 0.75-0.84x of Go's \
+                  time, one pass with it 0.96-1.04x, one pass without 0.87-1.00x",
     },
     CopyRow {
         name: "zen3",

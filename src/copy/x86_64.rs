@@ -17,25 +17,24 @@ use core::arch::x86_64::{
     _mm_prefetch, _mm_sfence, _xgetbv, _MM_HINT_NTA,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
-use static_assertions::const_assert;
 
 use super::plan::{CopyPlan, Cpu};
-use super::SMALL_MAX;
 
 /// Streams the copy, with the loop `plan` asks for, if the CPU has AVX, and
 /// says whether it did; otherwise leaves `dst` alone for `memcpy`.
 ///
 /// # Safety
 ///
-/// As for [`copy_to_shared`](super::copy_to_shared), and `len >
-/// SMALL_MAX`.
-// Always inlined into `copy_to_shared`: a load of the detected AVX before
-// the out-of-line loop.
+/// As for [`copy_to_shared`](super::copy_to_shared).
+// Always inlined into `copy_to_shared`: a compare and a load of the
+// detected AVX before the out-of-line loop.
 #[inline(always)]
 pub(super) unsafe fn stream(src: *const u8, dst: *mut u8, len: usize, plan: &CopyPlan) -> bool {
-    if has_avx() {
+    // A plan may stream any size (`set_copy_plan`); the loop needs two
+    // blocks.
+    if len >= 2 * BLOCK && has_avx() {
         // SAFETY: the caller's contract; AVX was just detected, and
-        // `len > SMALL_MAX >= 2 * BLOCK` (asserted at compile time).
+        // `len >= 2 * BLOCK`.
         unsafe { copy_streaming(src, dst, len, plan.prefetch, plan.four_parts) };
         return true;
     }
@@ -103,17 +102,16 @@ pub(super) fn current_cpu() -> Cpu {
     }
 }
 
-/// Copies 65 to 256 bytes as 32-byte chunks from both ends (two or four
-/// from each), all loaded before `before_stores` runs, as
-/// [`copy_small`](super::copy_small) does with 16-byte ones: half as many
-/// stores, which on AMD Zen 4 is what separates the 16-byte copy from
-/// glibc's (1.4-1.6x of `memcpy`'s time at 128-256 B, one store a cycle).
-/// Out of line (AVX cannot be inlined into code built without it), but
-/// without `memcpy`'s PLT and size dispatch.
+/// Copies 65 to 128 bytes as two 32-byte chunks from each end, all loaded
+/// before `before_stores` runs, as [`copy_small`](super::copy_small) does
+/// with 16-byte ones: half as many stores (with 16-byte chunks 128 B took
+/// 1.44x of `memcpy`'s time on AMD Zen 4, with these 1.09x). Out of line
+/// (AVX cannot be inlined into code built without it), but without
+/// `memcpy`'s PLT and size dispatch.
 ///
 /// # Safety
 ///
-/// As for [`copy_to_shared`](super::copy_to_shared), `65 <= len <= 256`,
+/// As for [`copy_to_shared`](super::copy_to_shared), `65 <= len <= 128`,
 /// and the CPU has AVX.
 #[target_feature(enable = "avx")]
 #[inline(never)]
@@ -123,40 +121,15 @@ pub(super) unsafe fn copy_ends_avx(
     len: usize,
     before_stores: impl FnOnce(),
 ) {
-    let (load, store) = (
-        |at: usize| {
-            // SAFETY: every `at` below is inside `[0, len - 32]`.
-            unsafe { _mm256_loadu_si256(src.add(at).cast()) }
-        },
-        |at: usize, lane: __m256i| {
-            // SAFETY: as for the loads.
-            unsafe { _mm256_storeu_si256(dst.add(at).cast(), lane) }
-        },
-    );
-    if len > 128 {
-        // [0, 128) and [len - 128, len), `len <= 256`.
-        let head = [load(0), load(32), load(64), load(96)];
-        let last = len - 128;
-        let tail = [
-            load(last),
-            load(last + 32),
-            load(last + 64),
-            load(last + 96),
-        ];
-        before_stores();
-        for i in 0..4 {
-            store(32 * i, head[i]);
-            store(last + 32 * i, tail[i]);
-        }
-    } else {
-        // [0, 64) and [len - 64, len), `len <= 128`.
-        let last = len - 64;
-        let lanes = [load(0), load(32), load(last), load(last + 32)];
-        before_stores();
-        store(0, lanes[0]);
-        store(32, lanes[1]);
-        store(last, lanes[2]);
-        store(last + 32, lanes[3]);
+    // [0, 64) and [len - 64, len): inside both ranges for `64 <= len`.
+    let last = len - 64;
+    // SAFETY: the caller's contract; each chunk is inside `[0, len)`.
+    let lanes =
+        unsafe { [0, 32, last, last + 32].map(|at| _mm256_loadu_si256(src.add(at).cast())) };
+    before_stores();
+    for (at, lane) in [0, 32, last, last + 32].into_iter().zip(lanes) {
+        // SAFETY: as for the loads.
+        unsafe { _mm256_storeu_si256(dst.add(at).cast(), lane) };
     }
 }
 
@@ -204,10 +177,6 @@ unsafe fn xgetbv0() -> u64 {
 
 /// The bytes one step of the loop moves: four 32-byte lanes.
 const BLOCK: usize = 128;
-
-// `copy_streaming` needs room for its head and tail: every size the
-// inline copy does not take has it.
-const_assert!(SMALL_MAX >= 2 * BLOCK);
 
 /// The streaming copy, for `len >= 2 * BLOCK`: whole blocks of 128 bytes
 /// aligned to `dst`, each stored with non-temporal stores
