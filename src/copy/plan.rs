@@ -158,9 +158,9 @@ pub const COPY_TABLE: &[CopyRow] = &[
             four_parts: true,
         },
         figures: "BENCHMARKS.md, AMD Zen 4 (2026-12-07), and ../shared/perf/amd-zen4-2026-12-04: \
-                  streaming hands 16-256 KiB off 1.1-2.2x faster than memcpy and 1 MiB \
-                  1.9-2x slower, 4 MiB 0.9-1.25x (slower in 2 runs of 3); from 8 MiB it \
-                  wins; at 64 MiB four parts with prefetchnta wrote in 0.75-0.84x of Go's \
+                  streaming hands 16-256 KiB off 1.1-11x faster than memcpy; 1 MiB 1.9-2x \
+                  slower on a quiet machine (1.6-5.8x faster on a loaded one), 4 MiB \
+                  0.9-1.25x; from 8 MiB it wins; at 64 MiB four parts with prefetchnta wrote in 0.75-0.84x of Go's \
                   time, one pass with it 0.96-1.04x, one pass without 0.87-1.00x",
     },
     CopyRow {
