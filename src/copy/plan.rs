@@ -94,8 +94,9 @@ pub struct Cpu {
 }
 
 impl Cpu {
-    /// The CPU this process runs on, asked once with `cpuid`; `None`
-    /// where there is no `cpuid` (not x86-64) or it cannot run (Miri).
+    /// The CPU this process runs on, asked with `cpuid` at each call (the
+    /// plan chosen from it is chosen once); `None` where there is no
+    /// `cpuid` (not x86-64) or it cannot run (Miri).
     pub fn current() -> Option<Cpu> {
         #[cfg(fuzzshm_x86_64_simd)]
         {

@@ -43,7 +43,7 @@ pub(super) unsafe fn stream(src: *const u8, dst: *mut u8, len: usize, plan: &Cop
 
 /// The CPU, from `cpuid`: vendor (leaf 0), family and model (leaf 1), and
 /// the cache sizes (AMD's leaves 0x8000_0005 and 0x8000_0006, Intel's
-/// leaf 4). Asked when the plan is chosen, once per process.
+/// leaf 4), for [`Cpu::current`].
 #[cold]
 pub(super) fn current_cpu() -> Cpu {
     #[allow(unused_unsafe)] // `__cpuid` is unsafe at our MSRV, safe in newer Rust
