@@ -263,6 +263,8 @@ mod worker;
 #[cfg(all(unix, feature = "std"))]
 pub use coordinator::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
 #[cfg(unix)]
+pub use copy::plan::{copy_plan, set_copy_plan, CopyPlan, CopyRow, Cpu, COPY_FALLBACK, COPY_TABLE};
+#[cfg(unix)]
 pub use error::{Errno, Error, FileMode, Result};
 #[cfg(unix)]
 pub use header::{offsets, region_size, Header, HEADER_SIZE};

@@ -368,8 +368,12 @@ impl Region {
         // every earlier store in memory, so for crash consistency only the
         // compiler's order matters: the withdrawal before any store of the
         // copy.
+        // The header's address is taken once, before the copy: read from
+        // `self` after it, it would wait on the copy's stores (a load that
+        // may alias them), a few cycles that showed at 256 B-4 KiB.
+        let header = self.header();
         let withdraw = || {
-            self.header().publish_value_len(0);
+            header.publish_value_len(0);
             compiler_fence(Ordering::SeqCst);
         };
         let dst = self.value_ptr();
@@ -398,7 +402,7 @@ impl Region {
             unsafe { copy_to_shared(src, dst, len, withdraw) };
         }
         // `len <= capacity <= isize::MAX` (from `from_raw_parts`).
-        self.header().publish_value_len(len as isize);
+        header.publish_value_len(len as isize);
         self.shadow.expose(dst, capacity, len);
         Ok(())
     }

@@ -65,6 +65,13 @@ fn raw_map(fd: &OwnedFd, len: usize) -> *mut u8 {
     .cast()
 }
 
+/// A memfd of `size` bytes.
+pub(crate) fn memfd(name: &str, size: usize) -> OwnedFd {
+    let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+    rustix::fs::ftruncate(&fd, size as u64).unwrap();
+    fd
+}
+
 /// A plain memmap2 mapping of `size` bytes (plus a header's worth, so the
 /// copy lands at the same page offset as `set_value`'s) over `fd`.
 pub(crate) fn memmap2_mapping(fd: OwnedFd, size: usize) -> Memmap2Mapping {

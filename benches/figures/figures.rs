@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 
 use fuzzshm::{CoordinatorComm, SharedMem, WorkerComm, HEADER_SIZE};
 
-use crate::baselines::{memmap2_mapping, raw_lifecycle, raw_per_exec_step};
+use crate::baselines::{memfd, memmap2_mapping, raw_lifecycle, raw_per_exec_step};
+use crate::bounded::{die_with_parent, wait_child, Watchdog, BOUND};
 use crate::stats::{repeat, Bench, Candidate, Target};
 use crate::{human, MIB};
 
@@ -87,7 +88,7 @@ impl Bench {
         ];
         let batch = self.batch(100);
         let cap = capacity.to_string();
-        let t = self.run_rounds(batch, &mut candidates, Some(&["lifecycle", &cap]));
+        let t = self.run_rounds(batch, &mut candidates, Some((&["lifecycle", &cap], &[])));
         let go = t.get(candidates.len()).map(Vec::as_slice);
         let name = |i: usize| candidates[i].0;
         self.row(
@@ -116,21 +117,20 @@ impl Bench {
         );
     }
 
-    /// `set_value` of `size` bytes into `turns` regions in turn.
+    /// `set_value` of `size` bytes into `turns` regions in turn. The
+    /// "temp_file" rows are regions in a file of the temp dir, as
+    /// `SharedMem::temp_file` makes them ([`temp_dir_region`]).
     pub(crate) fn set_value(&self, size: usize, turns: usize) {
         let input = hugepage_input(size);
         let input = &input[..];
-        let mut temp = Turns::new(turns, || SharedMem::temp_file(size).unwrap());
-        let mut memfd = Turns::new(turns, || SharedMem::memfd(size).unwrap());
+        let mut temp = Turns::new(turns, || temp_dir_region(size));
+        let mut fuzzshm_memfd = Turns::new(turns, || SharedMem::memfd(size).unwrap());
         let mut plain_temp = Turns::new(turns, || {
             memmap2_mapping(tempfile::tempfile().unwrap().into(), size)
         });
-        let mut plain_memfd = Turns::new(turns, || {
-            let fd = rustix::fs::memfd_create("plain", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-            memmap2_mapping(fd, size)
-        });
+        let mut plain_memfd = Turns::new(turns, || memmap2_mapping(memfd("plain", 0), size));
         let mut anonymous = Turns::new(turns, || vec![0u8; size]);
-        let mut twin = Turns::new(turns, || SharedMem::temp_file(size).unwrap());
+        let mut twin = Turns::new(turns, || temp_dir_region(size));
         let mut candidates: Vec<Candidate> = vec![
             (
                 "temp_file set_value",
@@ -138,7 +138,7 @@ impl Bench {
             ),
             (
                 "memfd set_value",
-                repeat(|| memfd.next().set_value(black_box(input)).unwrap()),
+                repeat(|| fuzzshm_memfd.next().set_value(black_box(input)).unwrap()),
             ),
             (
                 "copy into a temp-file mapping",
@@ -162,7 +162,7 @@ impl Bench {
         let t = self.run_rounds(
             batch,
             &mut candidates,
-            Some(&["setvalue", &size_arg, &turns_arg]),
+            Some((&["setvalue", &size_arg, &turns_arg], &[])),
         );
         let go = t.get(candidates.len()).map(Vec::as_slice);
         drop(candidates);
@@ -237,7 +237,12 @@ impl Bench {
         mem.set_value(&input).unwrap();
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.arg("--roundtrip-worker");
+        die_with_parent(&mut cmd);
         let (mut child, comm) = CoordinatorComm::spawn(cmd, mem).unwrap();
+        // The answer is read blocking, as a coordinator does; the watchdog
+        // bounds the wait (it kills a worker that stops answering, and the
+        // read fails) at the cost of a counter's store per exchange.
+        let watchdog = Watchdog::new(child.id(), "the round-trip worker's answer");
         let CoordinatorComm {
             fuzz_in,
             fuzz_out,
@@ -252,6 +257,7 @@ impl Bench {
             calls.borrow_mut().write_all(message).unwrap();
             let mut answer = [0u8; 1];
             answers.borrow_mut().read_exact(&mut answer).unwrap();
+            watchdog.beat();
         };
         let mut framed = vec![b'P'];
         framed.extend_from_slice(&(size as u32).to_le_bytes());
@@ -276,7 +282,9 @@ impl Bench {
         );
         drop(candidates);
         drop(calls);
-        assert!(child.wait().unwrap().success());
+        drop(watchdog);
+        let status = wait_child(&mut child, BOUND, "the round-trip worker");
+        assert!(status.success());
         self.row(
             &format!("round trip {}: shared memory vs pipe", human(size)),
             &t[0],
@@ -284,6 +292,20 @@ impl Bench {
             Target::Report,
         );
     }
+}
+
+/// A region in a file of the temp dir, as `SharedMem::temp_file` makes,
+/// but with no name (`SharedMem::anonymous_in`): the same kind of memory
+/// to write, and nothing to leave behind if the run is killed.
+pub(crate) fn temp_dir_region(capacity: usize) -> SharedMem {
+    use rustix::fs::{Mode, OFlags};
+    let dir = rustix::fs::open(
+        std::env::temp_dir(),
+        OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap();
+    SharedMem::anonymous_in(&dir, capacity).unwrap()
 }
 
 /// The worker's per-exec path: read the value, bump `count`.

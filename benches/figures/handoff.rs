@@ -16,18 +16,20 @@
 //! thread) shows what the choice costs when the worker shares the CPU.
 
 use std::hint::black_box;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use fuzzshm::{SharedMem, HEADER_SIZE};
 
-use crate::baselines::{memmap2_mapping, plain_write, stream_copy, Memmap2Mapping};
+use crate::baselines::{memfd, memmap2_mapping, plain_write, stream_copy, Memmap2Mapping};
+use crate::bounded::Patience;
 use crate::figures::{hugepage_input, Turns, TURNS};
 use crate::stats::{repeat, Bench, Candidate, OneCpu, Target};
 use crate::{human, MIB};
 
 /// The requests between a writer and the reader, each word on its own
-/// cache line, in a file that the Go side maps too (`benches/go`, at the
-/// same offsets).
+/// cache line, in a memfd that the Go side maps too (`benches/go`, at the
+/// same offsets, as its descriptor 3).
 #[repr(C)]
 struct Control {
     /// Numbers the requests, so that each differs from the one before
@@ -49,22 +51,22 @@ const _: () = assert!(5 * TURNS <= 256);
 /// The request that ends the reader.
 const STOP: u64 = u64::MAX;
 
-/// The size of the control file: one page.
+/// The size of the control page.
 const CONTROL_SIZE: usize = 4096;
 
-/// The control page, mapped from a file so that the Go side can map it.
-/// The map is declared first so that it is dropped before the file.
-struct ControlFile {
+/// The control page, mapped from a memfd so that the Go side can map it
+/// (it inherits the descriptor) and nothing has a name to leave behind.
+/// The map is declared first so that it is dropped before the memfd.
+struct ControlPage {
     map: memmap2::MmapRaw,
-    file: tempfile::NamedTempFile,
+    fd: OwnedFd,
 }
 
-impl ControlFile {
-    fn new() -> ControlFile {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        file.as_file().set_len(CONTROL_SIZE as u64).unwrap();
-        let map = memmap2::MmapRaw::map_raw(file.as_file()).unwrap();
-        ControlFile { map, file }
+impl ControlPage {
+    fn new() -> ControlPage {
+        let fd = memfd("fuzzshm-figures-control", CONTROL_SIZE);
+        let map = memmap2::MmapRaw::map_raw(fd.as_raw_fd()).unwrap();
+        ControlPage { map, fd }
     }
 
     fn control(&self) -> &Control {
@@ -77,23 +79,46 @@ impl ControlFile {
     }
 }
 
+/// Ends the reader when dropped: after the figure, or when a panic ends it
+/// early, so that the scope's join does not wait for a reader nobody
+/// will ask again.
+struct StopReader<'a>(&'a Control);
+
+impl Drop for StopReader<'_> {
+    fn drop(&mut self) {
+        self.0.request.0.store(STOP, Ordering::Release);
+    }
+}
+
 /// Hands region `slot`'s value to the reader and waits until it has read
-/// it. No `spin_loop` hint in the wait, as in the Go side's loop.
+/// it. No `spin_loop` hint in the wait, as in the Go side's loop, and the
+/// same bound.
 #[inline(always)]
 fn hand_off(control: &Control, slot: usize) {
     let request = (control.sequence.0.fetch_add(1, Ordering::Relaxed) + 1) << 8 | slot as u64;
     control.request.0.store(request, Ordering::Release);
-    while control.done.0.load(Ordering::Acquire) != request {}
+    let mut patience = Patience::new("the handoff's reader to serve a request");
+    while control.done.0.load(Ordering::Acquire) != request {
+        patience.spun();
+    }
 }
 
-/// The reader: serves requests until [`STOP`].
+/// The reader: serves requests until [`STOP`]. A request is new when it is
+/// not the one last served (`done`), so a request made before the reader
+/// started (the Go side's first, when its process was quicker than this
+/// thread) is served too: each writer waits for `done` before it asks
+/// again, so at most one request is outstanding.
 fn serve(control: &Control, slots: &[usize]) {
-    let mut last = control.request.0.load(Ordering::Acquire);
     loop {
-        let request = control.request.0.load(Ordering::Acquire);
-        if request == last {
-            continue;
-        }
+        let last = control.done.0.load(Ordering::Relaxed);
+        let mut patience = Patience::new("a request on the handoff's control page (the reader)");
+        let request = loop {
+            let request = control.request.0.load(Ordering::Acquire);
+            if request != last {
+                break request;
+            }
+            patience.spun();
+        };
         if request == STOP {
             return;
         }
@@ -103,7 +128,6 @@ fn serve(control: &Control, slots: &[usize]) {
         // waits for `done` before it writes again.
         black_box(unsafe { read_value(slots[(request & 0xff) as usize]) });
         control.done.0.store(request, Ordering::Release);
-        last = request;
     }
 }
 
@@ -175,26 +199,25 @@ impl Bench {
         };
         let input = hugepage_input(size);
         let input = &input[..];
-        let control_file = ControlFile::new();
-        let control = control_file.control();
-        let mut fuzzshm = Turns::new(TURNS, || SharedMem::temp_file(size).unwrap());
-        let mut twin = Turns::new(TURNS, || SharedMem::temp_file(size).unwrap());
-        let plain = || memmap2_mapping(tempfile::tempfile().unwrap().into(), size);
+        let control_page = ControlPage::new();
+        let control = control_page.control();
+        // Every region is a memfd, Go's too: the same kind of memory for
+        // every candidate, and no name to leave behind.
+        let region = || SharedMem::memfd(size).unwrap();
+        let mut fuzzshm = Turns::new(TURNS, region);
+        let mut twin = Turns::new(TURNS, region);
+        let plain = || memmap2_mapping(memfd("plain", HEADER_SIZE + size), size);
         let mut copied = Turns::new(TURNS, plain);
         let mut streamed = Turns::new(TURNS, plain);
-        // Go's regions: files this side maps to read them.
-        let go_files: Vec<tempfile::NamedTempFile> = (0..TURNS)
-            .map(|_| {
-                let file = tempfile::NamedTempFile::new().unwrap();
-                file.as_file().set_len((HEADER_SIZE + size) as u64).unwrap();
-                file
-            })
+        // Go's regions: memfds it inherits, which this side maps to read.
+        let go_fds: Vec<OwnedFd> = (0..TURNS)
+            .map(|_| memfd("go", HEADER_SIZE + size))
             .collect();
-        let go_maps: Vec<memmap2::Mmap> = go_files
+        let go_maps: Vec<memmap2::Mmap> = go_fds
             .iter()
-            // SAFETY: the files are private to this figure; the Go side
+            // SAFETY: the memfds are private to this figure; the Go side
             // writes them only between the reader's requests.
-            .map(|file| unsafe { memmap2::Mmap::map(file.as_file()) }.unwrap())
+            .map(|fd| unsafe { memmap2::Mmap::map(fd.as_raw_fd()) }.unwrap())
             .collect();
         // One slot per region, in this order: fuzzshm, plain copy,
         // streaming, A/A twin, then Go's.
@@ -207,18 +230,12 @@ impl Bench {
         slots.extend(twin.items().map(|m| m.as_ptr() as usize));
         slots.extend(go_maps.iter().map(|m| m.as_ptr() as usize));
         let go_first_slot = (4 * TURNS).to_string();
-        let go_paths: Vec<String> = go_files
-            .iter()
-            .map(|f| f.path().to_str().unwrap().to_owned())
+        let (size_arg, regions_arg) = (size.to_string(), TURNS.to_string());
+        let go_args = ["handoff", &size_arg, &go_first_slot, &regions_arg];
+        // The Go side's descriptors: 3 the control page, 4... its regions.
+        let go_fd_list: Vec<BorrowedFd> = std::iter::once(control_page.fd.as_fd())
+            .chain(go_fds.iter().map(AsFd::as_fd))
             .collect();
-        let size_arg = size.to_string();
-        let mut go_args = vec![
-            "handoff",
-            &size_arg,
-            control_file.file.path().to_str().unwrap(),
-            &go_first_slot,
-        ];
-        go_args.extend(go_paths.iter().map(String::as_str));
 
         let batch = self.batch((64 * MIB / size).clamp(2, 4000));
         let label = human(size);
@@ -227,6 +244,7 @@ impl Bench {
                 OneCpu::pin_to(reader_cpu);
                 serve(control, &slots);
             });
+            let stop_reader = StopReader(control);
             let to_reader = |slot, _| hand_off(control, slot);
             let mut candidates: Vec<Candidate> = vec![
                 (
@@ -252,10 +270,10 @@ impl Bench {
                     set_value_then(&mut twin, 3 * TURNS, input, to_reader),
                 ),
             ];
-            let t = self.run_rounds(batch, &mut candidates, Some(&go_args));
+            let t = self.run_rounds(batch, &mut candidates, Some((&go_args, &go_fd_list)));
             let go = t.get(candidates.len()).map(Vec::as_slice);
             drop(candidates);
-            control.request.0.store(STOP, Ordering::Release);
+            drop(stop_reader);
             reader.join().unwrap();
             let better: Vec<f64> = t[1].iter().zip(&t[2]).map(|(c, s)| c.min(*s)).collect();
             self.row(

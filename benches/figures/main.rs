@@ -9,9 +9,16 @@
 //! cargo bench --bench figures -- --seed=N           # a run's lane orders again
 //! ```
 //!
-//! `cargo test --all-targets` runs it too, unoptimised, as a smoke test:
-//! every figure is measured, but the ratios of a debug build say nothing of
-//! the crate's, so that run prints one line instead of the table.
+//! Benchmarks are not tests: run by `cargo test --all-targets` (which
+//! passes no `--bench`), it prints one line and exits at once. CI smoke-runs
+//! it with `--quick` (`.ci/bench.sh`).
+//!
+//! Nothing outlives a run, however it ends (`bounded.rs`): every wait has a
+//! bound, past which the run fails naming what it waited for; the Go side
+//! and the round-trip worker die with it; the regions are memfds or files
+//! with no name, and what the figures must create by name (the lifecycle's
+//! files) is in a scratch directory that a janitor process removes when the
+//! run ends, SIGKILL included.
 //!
 //! Method: each figure's candidates run in rounds, one batch each per round
 //! in a shuffled order, each batch after one untimed operation of its own;
@@ -35,6 +42,7 @@
 //! `go.rs` drives Go's side.
 
 mod baselines;
+mod bounded;
 mod figures;
 mod go;
 mod handoff;
@@ -48,6 +56,9 @@ const MIB: usize = 1 << 20;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(bounded::JANITOR) {
+        return bounded::janitor(std::path::Path::new(&args[2]));
+    }
     if args.iter().any(|a| a == "--roundtrip-worker") {
         return figures::roundtrip_worker();
     }
@@ -55,9 +66,13 @@ fn main() {
         let iterations = args.last().and_then(|n| n.parse().ok()).unwrap_or(1000);
         return figures::per_exec_only(iterations);
     }
-    // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`)
-    // this is a smoke run, as with `--quick`.
-    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not.
+    if !args.iter().any(|a| a == "--bench" || a == "--quick") {
+        println!("fuzzshm figures: a benchmark, not a test; `cargo bench --bench figures` runs it");
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let _scratch = bounded::scratch_dir();
     let seed = args
         .iter()
         .find_map(|a| a.strip_prefix("--seed=")?.parse().ok())
@@ -74,6 +89,7 @@ fn main() {
         order: Xorshift::new(seed),
         judged,
     };
+    print_cpu();
     if judged {
         println!(
             "fuzzshm figures (BENCHMARKS.md); ratio = median of subject / baseline per round, {} rounds, lane orders from --seed={seed}",
@@ -132,6 +148,41 @@ fn main() {
             bench.round_trip(size);
         }
     }
+}
+
+/// What every figure was measured on, first: the CPU as `cpuid` names it,
+/// the table's row for it, and the copy plan in force (which
+/// `FUZZSHM_COPY` may have overridden).
+fn print_cpu() {
+    let plan = fuzzshm::copy_plan();
+    match fuzzshm::Cpu::current() {
+        Some(cpu) => println!(
+            "CPU: {} family {} model {} (0x{:x}), L1d {} KiB, L2 {} KiB, L3 {} KiB; table row: {}",
+            cpu.vendor_str(),
+            cpu.family,
+            cpu.model,
+            cpu.model,
+            cpu.l1d_kib,
+            cpu.l2_kib,
+            cpu.l3_kib,
+            cpu.copy_row().name,
+        ),
+        None => println!("CPU: not identified (no cpuid here)"),
+    }
+    let band = match plan.band {
+        (_, 0) => "no band".to_owned(),
+        (min, max) => format!("{}-{}", human(min), human(max)),
+    };
+    println!(
+        "copy plan in force: streams {band}, and from {}; prefetch {}, four parts {}{}",
+        human(plan.stream_from),
+        plan.prefetch,
+        plan.four_parts,
+        match std::env::var("FUZZSHM_COPY") {
+            Ok(value) => format!(" (FUZZSHM_COPY={value})"),
+            Err(_) => String::new(),
+        },
+    );
 }
 
 fn human(size: usize) -> String {

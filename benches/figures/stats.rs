@@ -2,6 +2,7 @@
 //! samples: the ratio per round, its median, the interval around it and the
 //! verdict against the figure's target.
 
+use std::os::fd::BorrowedFd;
 use std::time::Instant;
 
 use crate::go::GoBench;
@@ -45,15 +46,17 @@ impl Bench {
     /// in another lane (the A/A control row), as if Go's runtime went on
     /// working after it answered. `go`, if given, is one more candidate: a
     /// Go process, set up once like the others, that times its own batches
-    /// the same way.
+    /// the same way; its arguments, and the descriptors it gets as 3, 4, ...
     pub(crate) fn run_rounds(
         &self,
         batch: usize,
         candidates: &mut [Candidate],
-        go: Option<&[&str]>,
+        go: Option<(&[&str], &[BorrowedFd])>,
     ) -> Vec<Vec<f64>> {
         let _pinned = OneCpu::pin();
-        let mut go = go.zip(self.go.as_ref()).map(|(args, go)| go.start(args));
+        let mut go = go
+            .zip(self.go.as_ref())
+            .map(|((args, fds), go)| go.start(args, fds));
         let lanes = candidates.len() + usize::from(go.is_some());
         let mut samples = vec![Vec::with_capacity(self.rounds); lanes];
         let mut order: Vec<usize> = (0..lanes).collect();

@@ -9,11 +9,20 @@
 //	shmbench lifecycle CAPACITY   a batch: create+map+unmap+close+remove
 //	shmbench setvalue  SIZE TURNS a batch: setValue of SIZE bytes, into TURNS
 //	                              regions in turn
-//	shmbench handoff SIZE CONTROL SLOT REGION...
+//	shmbench handoff SIZE SLOT REGIONS
 //	                              a batch: setValue of SIZE bytes into each
-//	                              REGION file in turn, each handed to the
-//	                              harness's reader through the CONTROL file
-//	                              (as slot SLOT, SLOT+1, ...) and waited for
+//	                              of REGIONS regions in turn (descriptors 4,
+//	                              5, ...), each handed to the harness's
+//	                              reader through the control page
+//	                              (descriptor 3), as slot SLOT, SLOT+1, ...,
+//	                              and waited for
+//
+// It never outlives the harness: it exits at the end of its standard input,
+// even in the middle of a batch (the harness also has it killed when it
+// dies, PR_SET_PDEATHSIG), and it leaves no file: the handoff's memory is
+// the harness's memfds, and setvalue's files lose their names as soon as
+// they are mapped. Every wait has a bound (patience, as the harness's
+// benches/figures/bounded.rs), past which it fails naming what it waited for.
 package main
 
 import (
@@ -52,13 +61,26 @@ func tempFile(capacity int) *sharedMem {
 	return &sharedMem{f: f, region: region}
 }
 
-// mapFile maps size bytes of an existing file, shared.
-func mapFile(path string, size int) *sharedMem {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	check(err)
-	region, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_FILE|syscall.MAP_SHARED)
+// mapInherited maps size bytes of the file open as descriptor fd, shared.
+func mapInherited(fd int, size int) *sharedMem {
+	f := os.NewFile(uintptr(fd), "inherited-"+strconv.Itoa(fd))
+	region, err := syscall.Mmap(fd, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_FILE|syscall.MAP_SHARED)
 	check(err)
 	return &sharedMem{f: f, region: region}
+}
+
+// patience is how long any one wait may last, as the harness's BOUND.
+const patience = 60 * time.Second
+
+// spinsPerLook: how many turns of a spin pass between two looks at the
+// clock, as the harness's SPINS_PER_LOOK: a wait that ends in time never
+// reads it.
+const spinsPerLook = 1 << 16
+
+// fail says what went wrong and exits; nothing is left to remove.
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "shmbench: "+format+"\n", args...)
+	os.Exit(1)
 }
 
 func (m *sharedMem) close() {
@@ -87,8 +109,6 @@ func newInput(n int) []byte {
 	return input
 }
 
-// check panics on an error: unlike os.Exit, a panic runs the deferred
-// closes, so no temp file is left behind.
 func check(err error) {
 	if err != nil {
 		panic(err)
@@ -116,7 +136,9 @@ func main() {
 		regions := make([]*sharedMem, turns)
 		for i := range regions {
 			regions[i] = tempFile(n)
-			defer regions[i].close()
+			// Go's fuzzer keeps the name until Close; writing the file
+			// does not need it, and without it nothing is left behind.
+			check(os.Remove(regions[i].f.Name()))
 		}
 		input := newInput(n)
 		next := 0
@@ -129,17 +151,16 @@ func main() {
 	case "handoff":
 		// The harness's control page (benches/figures/handoff.rs): the
 		// sequence at offset 0, the request at 64, the one served at 128.
-		control := mapFile(os.Args[3], 4096)
-		defer control.f.Close()
+		control := mapInherited(3, 4096)
 		word := func(at int) *uint64 { return (*uint64)(unsafe.Pointer(&control.region[at])) }
 		sequence, request, done := word(0), word(64), word(128)
-		slot, err := strconv.ParseUint(os.Args[4], 10, 8)
+		slot, err := strconv.ParseUint(os.Args[3], 10, 8)
+		check(err)
+		count, err := strconv.Atoi(os.Args[4])
 		check(err)
 		var regions []*sharedMem
-		for _, path := range os.Args[5:] {
-			region := mapFile(path, headerSize+n)
-			defer region.f.Close()
-			regions = append(regions, region)
+		for i := 0; i < count; i++ {
+			regions = append(regions, mapInherited(4+i, headerSize+n))
 		}
 		input := newInput(n)
 		next := 0
@@ -148,7 +169,15 @@ func main() {
 				regions[next].setValue(input)
 				r := atomic.AddUint64(sequence, 1)<<8 | (slot + uint64(next))
 				atomic.StoreUint64(request, r)
-				for atomic.LoadUint64(done) != r {
+				var since time.Time
+				for spins := 1; atomic.LoadUint64(done) != r; spins++ {
+					if spins%spinsPerLook == 0 {
+						if since.IsZero() {
+							since = time.Now()
+						} else if time.Since(since) > patience {
+							fail("waited over %v for the handoff's reader to serve request %#x", patience, r)
+						}
+					}
 				}
 				next = (next + 1) % len(regions)
 			}
@@ -156,15 +185,30 @@ func main() {
 	default:
 		check(fmt.Errorf("unknown figure %q", os.Args[1]))
 	}
+	// The batch sizes, read by a goroutine of their own so that the end of
+	// input ends the process even in the middle of a batch.
+	batches := make(chan int)
+	go func() {
+		lines := bufio.NewScanner(os.Stdin)
+		for lines.Scan() {
+			batch, err := strconv.Atoi(lines.Text())
+			check(err)
+			batches <- batch
+		}
+		check(lines.Err())
+		os.Exit(0)
+	}()
 	fmt.Println("ready")
-	batches := bufio.NewScanner(os.Stdin)
-	for batches.Scan() {
-		batch, err := strconv.Atoi(batches.Text())
-		check(err)
+	for {
+		var batch int
+		select {
+		case batch = <-batches:
+		case <-time.After(patience):
+			fail("waited over %v for the harness to ask for a batch", patience)
+		}
 		run(1) // one untimed, as the Rust harness does before each batch
 		start := time.Now()
 		run(batch)
 		fmt.Println(float64(time.Since(start).Nanoseconds()) / float64(batch))
 	}
-	check(batches.Err())
 }

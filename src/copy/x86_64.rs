@@ -1,8 +1,9 @@
-//! The streaming copy of `copy_to_shared` on x86-64, from
-//! [`STREAMING_MIN`] on, and the detection of AVX that it waits for.
-//! Built where `build.rs` sets `fuzzshm_x86_64_simd` (x86-64, not Miri).
-//! Why the limit is where it is, and why the loop is as plain as it is,
-//! measured: `BENCHMARKS.md`, "Why these thresholds".
+//! The streaming copy of `copy_to_shared` on x86-64, for the sizes the
+//! [`CopyPlan`](super::plan::CopyPlan) in force streams, the detection of
+//! AVX that it waits for, and the CPU's identification (`cpuid`) that the
+//! plan is chosen by. Built where `build.rs` sets `fuzzshm_x86_64_simd`
+//! (x86-64, not Miri). Why the loop is as plain as it is, measured:
+//! `BENCHMARKS.md`, "Why these thresholds".
 //!
 //! AVX is detected by hand (`cpuid` and `xgetbv`, some 40 lines below),
 //! not with the `cpufeatures` crate, which does the same checks `no_std`:
@@ -12,21 +13,15 @@
 //! (`detects_avx_as_std_does`).
 
 use core::arch::x86_64::{
-    __cpuid, __m256i, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_stream_si256, _mm_sfence,
-    _xgetbv,
+    __cpuid, __cpuid_count, __m256i, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_stream_si256,
+    _mm_prefetch, _mm_sfence, _xgetbv, _MM_HINT_NTA,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
-use static_assertions::const_assert;
 
-/// From this size on a copy streams past the cache. Below, the cached
-/// copy (`memcpy`) is faster for the handoff and for the write alone; from
-/// here (twice a 4 MiB L2) streaming ties with it in both, and at 64 MiB
-/// it wins both by a fifth to a third.
-pub(super) const STREAMING_MIN: usize = 8 << 20;
+use super::plan::{CopyPlan, Cpu};
 
-/// Streams the copy if `len` is [`STREAMING_MIN`] or more and the CPU has
-/// AVX, and says whether it did; otherwise leaves `dst` alone for
-/// `memcpy`.
+/// Streams the copy, with the loop `plan` asks for, if the CPU has AVX, and
+/// says whether it did; otherwise leaves `dst` alone for `memcpy`.
 ///
 /// # Safety
 ///
@@ -34,21 +29,115 @@ pub(super) const STREAMING_MIN: usize = 8 << 20;
 // Always inlined into `copy_to_shared`: a compare and a load of the
 // detected AVX before the out-of-line loop.
 #[inline(always)]
-pub(super) unsafe fn stream_if_large(src: *const u8, dst: *mut u8, len: usize) -> bool {
-    if len >= STREAMING_MIN && has_avx() {
+pub(super) unsafe fn stream(src: *const u8, dst: *mut u8, len: usize, plan: &CopyPlan) -> bool {
+    // A plan may stream any size (`set_copy_plan`); the loop needs two
+    // blocks.
+    if len >= 2 * BLOCK && has_avx() {
         // SAFETY: the caller's contract; AVX was just detected, and
-        // `len >= STREAMING_MIN >= 2 * BLOCK` (asserted at compile time).
-        unsafe { copy_streaming(src, dst, len) };
+        // `len >= 2 * BLOCK`.
+        unsafe { copy_streaming(src, dst, len, plan.prefetch, plan.four_parts) };
         return true;
     }
     false
+}
+
+/// The CPU, from `cpuid`: vendor (leaf 0), family and model (leaf 1), and
+/// the cache sizes (AMD's leaves 0x8000_0005 and 0x8000_0006, Intel's
+/// leaf 4), for [`Cpu::current`].
+#[cold]
+pub(super) fn current_cpu() -> Cpu {
+    #[allow(unused_unsafe)] // `__cpuid` is unsafe at our MSRV, safe in newer Rust
+    // SAFETY: `cpuid` exists on every x86-64 CPU; leaves 0 and 1 always,
+    // the others only where leaf 0 or 0x8000_0000 says they exist.
+    unsafe {
+        let leaf0 = __cpuid(0);
+        let mut vendor = [0u8; 12];
+        vendor[..4].copy_from_slice(&leaf0.ebx.to_le_bytes());
+        vendor[4..8].copy_from_slice(&leaf0.edx.to_le_bytes());
+        vendor[8..].copy_from_slice(&leaf0.ecx.to_le_bytes());
+        let signature = __cpuid(1).eax;
+        let base_family = (signature >> 8) & 0xf;
+        let family = match base_family {
+            0xf => base_family + ((signature >> 20) & 0xff),
+            _ => base_family,
+        };
+        let model = match base_family {
+            6 | 0xf => ((signature >> 4) & 0xf) | ((signature >> 12) & 0xf0),
+            _ => (signature >> 4) & 0xf,
+        };
+        let mut cpu = Cpu {
+            vendor,
+            family,
+            model,
+            l1d_kib: 0,
+            l2_kib: 0,
+            l3_kib: 0,
+        };
+        if &vendor == b"GenuineIntel" && leaf0.eax >= 4 {
+            // Leaf 4: one sub-leaf per cache, until type 0 (no more).
+            for index in 0..16 {
+                let leaf = __cpuid_count(4, index);
+                let (kind, level) = (leaf.eax & 0x1f, (leaf.eax >> 5) & 7);
+                if kind == 0 {
+                    break;
+                }
+                let ways = (leaf.ebx >> 22) + 1;
+                let partitions = ((leaf.ebx >> 12) & 0x3ff) + 1;
+                let line = (leaf.ebx & 0xfff) + 1;
+                let kib = ways * partitions * line * (leaf.ecx + 1) / 1024;
+                match (kind, level) {
+                    (1, 1) => cpu.l1d_kib = kib,
+                    (3, 2) => cpu.l2_kib = kib,
+                    (3, 3) => cpu.l3_kib = kib,
+                    _ => {}
+                }
+            }
+        } else if __cpuid(0x8000_0000).eax >= 0x8000_0006 {
+            cpu.l1d_kib = __cpuid(0x8000_0005).ecx >> 24;
+            let leaf = __cpuid(0x8000_0006);
+            cpu.l2_kib = leaf.ecx >> 16;
+            cpu.l3_kib = (leaf.edx >> 18) * 512;
+        }
+        cpu
+    }
+}
+
+/// Copies 65 to 128 bytes as two 32-byte chunks from each end, all loaded
+/// before `before_stores` runs, as [`copy_small`](super::copy_small) does
+/// with 16-byte ones: half as many stores (with 16-byte chunks 128 B took
+/// 1.44x of `memcpy`'s time on AMD Zen 4, with these 1.09x). Out of line
+/// (AVX cannot be inlined into code built without it), but without
+/// `memcpy`'s PLT and size dispatch.
+///
+/// # Safety
+///
+/// As for [`copy_to_shared`](super::copy_to_shared), `65 <= len <= 128`,
+/// and the CPU has AVX.
+#[target_feature(enable = "avx")]
+#[inline(never)]
+pub(super) unsafe fn copy_ends_avx(
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+    before_stores: impl FnOnce(),
+) {
+    // [0, 64) and [len - 64, len): inside both ranges for `64 <= len`.
+    let last = len - 64;
+    // SAFETY: the caller's contract; each chunk is inside `[0, len)`.
+    let lanes =
+        unsafe { [0, 32, last, last + 32].map(|at| _mm256_loadu_si256(src.add(at).cast())) };
+    before_stores();
+    for (at, lane) in [0, 32, last, last + 32].into_iter().zip(lanes) {
+        // SAFETY: as for the loads.
+        unsafe { _mm256_storeu_si256(dst.add(at).cast(), lane) };
+    }
 }
 
 /// Whether the CPU has AVX and the kernel saves its registers; asked
 /// once, with `cpuid` and `xgetbv` (no `std`, so no
 /// `is_x86_feature_detected!`).
 #[inline]
-fn has_avx() -> bool {
+pub(super) fn has_avx() -> bool {
     const UNKNOWN: u8 = 0;
     const ABSENT: u8 = 1;
     const PRESENT: u8 = 2;
@@ -89,9 +178,6 @@ unsafe fn xgetbv0() -> u64 {
 /// The bytes one step of the loop moves: four 32-byte lanes.
 const BLOCK: usize = 128;
 
-// `copy_streaming` needs room for its head and tail.
-const_assert!(STREAMING_MIN >= 2 * BLOCK);
-
 /// The streaming copy, for `len >= 2 * BLOCK`: whole blocks of 128 bytes
 /// aligned to `dst`, each stored with non-temporal stores
 /// ([`streamed_blocks`]). The unaligned first 32 and last 128 bytes are
@@ -104,7 +190,13 @@ const_assert!(STREAMING_MIN >= 2 * BLOCK);
 /// BLOCK`, and the CPU has AVX.
 #[target_feature(enable = "avx")]
 #[inline(never)]
-unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
+unsafe fn copy_streaming(
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+    prefetch: bool,
+    four_parts: bool,
+) {
     // The blocks start at the first 32-byte boundary of `dst` past its
     // first byte: `body` in 1..=32, inside the head's 32 bytes.
     let body = 32 - (dst as usize & 31);
@@ -122,7 +214,15 @@ unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
     // fewer than BLOCK bytes before `len`.
     // SAFETY: `body + blocks * BLOCK <= len`, so every block is inside
     // both ranges, and `dst + body` is 32-byte aligned.
-    unsafe { streamed_blocks(src.add(body), dst.add(body), blocks) };
+    unsafe {
+        let (src, dst) = (src.add(body), dst.add(body));
+        match (prefetch, four_parts) {
+            (false, false) => streamed_blocks::<false, 1>(src, dst, blocks),
+            (true, false) => streamed_blocks::<true, 1>(src, dst, blocks),
+            (false, true) => streamed_blocks::<false, 4>(src, dst, blocks),
+            (true, true) => streamed_blocks::<true, 4>(src, dst, blocks),
+        }
+    };
     // SAFETY: the first 32 and the last BLOCK bytes of the destination,
     // unaligned stores; they rewrite the blocks' edge bytes with the
     // same values. They come after the `sfence`, and x86 keeps ordinary
@@ -137,12 +237,15 @@ unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
     }
 }
 
-/// Copies `blocks` blocks with streaming stores, in one pass, then
-/// `sfence`s, so the weakly-ordered stores come before whatever the
-/// caller stores next. No prefetch: on the Intel Xeon of `BENCHMARKS.md`
-/// Go's `prefetchnta` 448 and 640 bytes ahead made a 64 MiB copy 1.7x as
-/// slow and its handoff 1.25x, and four parts copied side by side (faster
-/// on the AMD Zen 3) 1.8-1.95x and 1.3x.
+/// Copies `blocks` blocks with streaming stores, then `sfence`s, so the
+/// weakly-ordered stores come before whatever the caller stores next.
+/// With `PARTS` 1, in one pass; with more, the blocks split in `PARTS`
+/// parts copied side by side, a block of each in turn (more misses in
+/// flight: 0.82-0.85x of one pass at 64 MiB on the AMD Zen 3, 1.8-1.95x
+/// as slow on the Intel Xeon). With `PREFETCH`, each block first
+/// prefetches its source 448 and 640 bytes ahead (`prefetchnta`), as Go's
+/// `memmove` does (1.7x as slow at 64 MiB on the Xeon, faster on Zen 4).
+/// The plan in force says which (`plan.rs`).
 ///
 /// # Safety
 ///
@@ -150,17 +253,22 @@ unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
 /// and `dst` is 32-byte aligned; the CPU has AVX.
 #[target_feature(enable = "avx")]
 #[inline]
-unsafe fn streamed_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
-    for block in 0..blocks {
-        let at = block * BLOCK;
-        // SAFETY: `block < blocks`, so the block is inside both ranges,
-        // and `dst + at` is 32-byte aligned, as `vmovntdq` needs: the
-        // caller's contract.
-        unsafe {
-            let to = dst.add(at).cast::<__m256i>();
-            for (i, lane) in load_block(src.add(at)).into_iter().enumerate() {
-                _mm256_stream_si256(to.add(i), lane);
+unsafe fn streamed_blocks<const PREFETCH: bool, const PARTS: usize>(
+    src: *const u8,
+    dst: *mut u8,
+    blocks: usize,
+) {
+    let part = blocks / PARTS;
+    // SAFETY: every block below `blocks`: `stream * part + step < PARTS *
+    // part <= blocks`, then the rest; the caller's contract.
+    unsafe {
+        for step in 0..part {
+            for stream in 0..PARTS {
+                stream_block::<PREFETCH>(src, dst, stream * part + step);
             }
+        }
+        for block in PARTS * part..blocks {
+            stream_block::<PREFETCH>(src, dst, block);
         }
     }
     // `_mm_sfence` is unsafe at our MSRV, safe here in newer Rust.
@@ -170,6 +278,37 @@ unsafe fn streamed_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
     unsafe {
         _mm_sfence()
     };
+}
+
+/// Block number `block` of a streamed copy, after a prefetch of its source
+/// ahead with `PREFETCH`.
+///
+/// # Safety
+///
+/// As for [`streamed_blocks`], with `block < blocks`.
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn stream_block<const PREFETCH: bool>(src: *const u8, dst: *mut u8, block: usize) {
+    let at = block * BLOCK;
+    if PREFETCH {
+        #[allow(unused_unsafe)] // unsafe at our MSRV, safe in newer Rust
+        // SAFETY: a prefetch is a hint that never faults and reads nothing
+        // the program sees, so an address past the source's end (in the
+        // last blocks) is allowed; `wrapping_add` makes the address
+        // without claiming it is in bounds.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 448).cast());
+            _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 640).cast())
+        };
+    }
+    // SAFETY: the block is inside both ranges (the caller's contract), and
+    // `dst + at` is 32-byte aligned, as `vmovntdq` needs.
+    unsafe {
+        let to = dst.add(at).cast::<__m256i>();
+        for (i, lane) in load_block(src.add(at)).into_iter().enumerate() {
+            _mm256_stream_si256(to.add(i), lane);
+        }
+    }
 }
 
 /// # Safety
@@ -183,19 +322,6 @@ unsafe fn load_block(from: *const u8) -> [__m256i; 4] {
     [0, 1, 2, 3].map(|i| unsafe { _mm256_loadu_si256(from.add(i)) })
 }
 
-/// The sizes on both sides of this module's limits, for
-/// `copies_sizes_on_both_sides_of_every_threshold` in `super`: `(offset,
-/// size)`, at aligned and odd offsets.
-#[cfg(test)]
-pub(super) const THRESHOLD_CASES: &[(usize, usize)] = &[
-    (0, STREAMING_MIN + 100),
-    (1, STREAMING_MIN + 100),
-    (13, STREAMING_MIN),
-    (31, STREAMING_MIN - 1),
-    (16, STREAMING_MIN + 31),
-    (40, STREAMING_MIN + 127),
-];
-
 #[cfg(all(test, feature = "std"))]
 #[test]
 fn detects_avx_as_std_does() {
@@ -207,7 +333,9 @@ mod tests {
     use super::*;
 
     /// Every length with few blocks (where the head, the tail and the
-    /// blocks overlap most) at every destination alignment.
+    /// blocks overlap most) at every destination alignment, in each of
+    /// the loop's kinds (prefetch or not, one pass or four parts, by the
+    /// length).
     #[test]
     fn streaming_copy_writes_exactly_its_range() {
         if !has_avx() {
@@ -222,7 +350,15 @@ mod tests {
                 let dst = &mut buffer[start + offset..start + offset + len];
                 // SAFETY: `dst` is `len` bytes of `buffer`, `src` has
                 // more, they are distinct; AVX was detected.
-                unsafe { copy_streaming(src.as_ptr(), dst.as_mut_ptr(), len) };
+                unsafe {
+                    copy_streaming(
+                        src.as_ptr(),
+                        dst.as_mut_ptr(),
+                        len,
+                        len % 2 == 0,
+                        len % 3 == 0,
+                    )
+                };
                 let at = start + offset;
                 assert_eq!(&buffer[at..at + len], &src[..len], "{len} at {offset}");
                 assert!(buffer[..at]
