@@ -319,6 +319,7 @@ fn from_env() -> Option<CopyPlan> {
 /// in order (sizes in bytes, or with a `K` or `M` suffix); with no name
 /// first, they apply to [`CopyPlan::CACHED`]. `None` if any part is not
 /// one of these.
+#[cfg(any(feature = "std", test))]
 fn named(value: &str) -> Option<CopyPlan> {
     let mut parts = value.split(',').map(str::trim).peekable();
     let first = parts.peek().copied()?;
@@ -341,6 +342,7 @@ fn named(value: &str) -> Option<CopyPlan> {
 }
 
 /// `plan` with one setting of `FUZZSHM_COPY` applied.
+#[cfg(any(feature = "std", test))]
 fn apply(mut plan: CopyPlan, setting: &str) -> Option<CopyPlan> {
     match setting.split_once('=') {
         Some(("band", range)) => {
@@ -359,6 +361,7 @@ fn apply(mut plan: CopyPlan, setting: &str) -> Option<CopyPlan> {
 }
 
 /// A size: bytes, or KiB or MiB with a `K` or `M` suffix.
+#[cfg(any(feature = "std", test))]
 fn size(text: &str) -> Option<usize> {
     let (digits, unit) = match text.as_bytes().last()? {
         b'K' | b'k' => (&text[..text.len() - 1], KIB),
