@@ -231,7 +231,8 @@ pub const COPY_FALLBACK: CopyRow = CopyRow {
 static STREAMED_MIN: AtomicUsize = AtomicUsize::new(0);
 
 /// The smallest size that may stream (0 if no plan was chosen yet: any
-/// size may).
+/// size may). Only x86-64 streams.
+#[cfg(fuzzshm_x86_64_simd)]
 #[inline(always)]
 pub(crate) fn streamed_min() -> usize {
     STREAMED_MIN.load(Ordering::Relaxed)
