@@ -158,7 +158,7 @@ pub const COPY_TABLE: &[CopyRow] = &[
             prefetch: true,
             four_parts: true,
         },
-        figures: "BENCHMARKS.md, AMD Zen 4 (2026-12-07), and ../shared/perf/amd-zen4-2026-12-04: \
+        figures: "BENCHMARKS.md, AMD EPYC Zen 4 (2026-12-07, 76e61dd), and ../shared/perf/amd-zen4-2026-12-04: \
                   streaming hands 16-256 KiB off 1.1-11x faster than memcpy; 1 MiB 1.9-2x \
                   slower on a quiet machine (1.6-5.8x faster on a loaded one), 4 MiB \
                   0.9-1.25x; from 8 MiB it wins; at 64 MiB four parts with prefetchnta wrote in 0.75-0.84x of Go's \
@@ -176,7 +176,7 @@ pub const COPY_TABLE: &[CopyRow] = &[
             prefetch: true,
             four_parts: true,
         },
-        figures: "BENCHMARKS.md round three (2026-11-26, AMD Zen 3): streaming handed 64 KiB off \
+        figures: "BENCHMARKS.md, AMD EPYC Zen 3 (2026-11-26, 0fce0fe): streaming handed 64 KiB off \
                   2.5x faster than a cached copy (SPEC §4), 4 MiB 1.75x slower, and won from \
                   16 MiB; at 64 MiB four parts with prefetchnta took 0.82-0.85x of one \
                   pass's time and 0.83-0.85x of Go's; no figures between 256 KiB and 4 MiB, \
@@ -195,7 +195,7 @@ pub const COPY_TABLE: &[CopyRow] = &[
             prefetch: false,
             four_parts: false,
         },
-        figures: "BENCHMARKS.md round four (2026-11-27, Intel Xeon): memcpy hands 4 KiB-4 MiB \
+        figures: "BENCHMARKS.md, Intel Xeon (2026-11-27, 5e34f80): memcpy hands 4 KiB-4 MiB \
                   off fastest (streaming 1.39-1.47x slower at 64-256 KiB, 1.09-1.14x at 4 MiB), \
                   streaming from 8 MiB (0.76x at 64 MiB); prefetchnta made 64 MiB 1.7x slower, \
                   four parts 1.8-1.95x",
@@ -394,7 +394,7 @@ mod tests {
         let cases = [
             (cpu("AuthenticAMD", 25, 17), "zen4"), // EPYC Genoa, this project's Zen 4
             (cpu("AuthenticAMD", 25, 0x61), "zen4"), // Ryzen 7000
-            (cpu("AuthenticAMD", 25, 1), "zen3"),  // EPYC Milan, the Zen 3 of round three
+            (cpu("AuthenticAMD", 25, 1), "zen3"),  // EPYC Milan, the Zen 3 of BENCHMARKS.md
             (cpu("AuthenticAMD", 25, 0x21), "zen3"), // Ryzen 5000
             (cpu("GenuineIntel", 6, 0x8f), "xeon"), // Sapphire Rapids
             (cpu("GenuineIntel", 6, 0xcf), "xeon"), // Emerald Rapids

@@ -3,7 +3,7 @@
 //! AVX that it waits for, and the CPU's identification (`cpuid`) that the
 //! plan is chosen by. Built where `build.rs` sets `fuzzshm_x86_64_simd`
 //! (x86-64, not Miri). Why the loop is as plain as it is, measured:
-//! `BENCHMARKS.md`, "Why these thresholds".
+//! `BENCHMARKS.md`, "The copy per CPU: why these thresholds".
 //!
 //! AVX is detected by hand (`cpuid` and `xgetbv`, some 40 lines below),
 //! not with the `cpufeatures` crate, which does the same checks `no_std`:
