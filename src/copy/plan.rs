@@ -177,7 +177,7 @@ pub const COPY_TABLE: &[CopyRow] = &[
             four_parts: true,
         },
         figures: "BENCHMARKS.md, AMD EPYC Zen 3 (2026-11-26, 0fce0fe): streaming handed 64 KiB off \
-                  2.5x faster than a cached copy (SPEC §4), 4 MiB 1.75x slower, and won from \
+                  2.5x faster than a cached copy, 4 MiB 1.75x slower, and won from \
                   16 MiB; at 64 MiB four parts with prefetchnta took 0.82-0.85x of one \
                   pass's time and 0.83-0.85x of Go's; no figures between 256 KiB and 4 MiB, \
                   so the band is Zen 4's",
