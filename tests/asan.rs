@@ -92,7 +92,7 @@ fn peer_flips_len() {
     // SAFETY: `valueLen` is inside the mapping, aligned for an `isize`
     // (the header's layout), and only ever accessed atomically.
     let value_len =
-        unsafe { AtomicIsize::from_ptr(mem.as_mut_ptr().add(offsets::VALUE_LEN).cast()) };
+        unsafe { AtomicIsize::from_ptr(mem.as_mut_ptr().wrapping_add(offsets::VALUE_LEN).cast()) };
     while open() {
         for _ in 0..1024 {
             for len in [10, LONG as isize] {
@@ -414,21 +414,27 @@ fn fork_and_wait(mem: *const SharedMem, fork: usize) -> Option<String> {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
     if pid == 0 {
-        // SAFETY: as above: async-signal-safe calls only, then `_exit`.
-        unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            let mut code = if value_is_whole(&*mem) { 0 } else { 2 };
-            if closes {
-                // The region as this child's own: the reading thread that
-                // borrows it in the parent does not exist here, and the
-                // child exits at once after.
-                let owned = std::ptr::read(mem);
-                if owned.close().is_err() {
-                    code = 3;
-                }
+        // As above: async-signal-safe calls only, then `_exit`.
+        // SAFETY: `prctl` is one; it touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        // SAFETY: `mem` is the parent's live region, copied by the fork;
+        // nothing in this child writes it.
+        let mut code = if value_is_whole(unsafe { &*mem }) {
+            0
+        } else {
+            2
+        };
+        if closes {
+            // SAFETY: the region as this child's own: the reading thread
+            // that borrows it in the parent does not exist here, and the
+            // child exits at once after.
+            let owned = unsafe { std::ptr::read(mem) };
+            if owned.close().is_err() {
+                code = 3;
             }
-            libc::_exit(code);
         }
+        // SAFETY: `_exit` is async-signal-safe, and runs nothing of ours.
+        unsafe { libc::_exit(code) };
     }
     let what = if closes {
         "value() then close()"
@@ -448,10 +454,9 @@ fn fork_and_wait(mem: *const SharedMem, fork: usize) -> Option<String> {
         }
         if started.elapsed() > STEP_BOUND {
             // SAFETY: `pid` is our child, not yet reaped.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: as for `kill`; `status` is valid for writes.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
             return Some(format!(
                 "forked child {fork} (pid {pid}) did not exit within {STEP_BOUND:?} in {what}: \
                  it waited on a thread it does not have; killed"

@@ -26,9 +26,10 @@ extern "C" {
 
 /// [`fuzzshm_strerror`]'s message for `status`.
 fn strerror(status: c_int) -> &'static str {
-    // SAFETY: `fuzzshm_strerror` takes any number and returns a static,
-    // NUL-terminated string.
-    let message = unsafe { CStr::from_ptr(fuzzshm_strerror(status)) };
+    // SAFETY: `fuzzshm_strerror` takes any number.
+    let message = unsafe { fuzzshm_strerror(status) };
+    // SAFETY: `fuzzshm_strerror` returns a static, NUL-terminated string.
+    let message = unsafe { CStr::from_ptr(message) };
     message.to_str().unwrap()
 }
 

@@ -16,12 +16,19 @@ use fuzzshm::HEADER_SIZE;
 /// `base` must be a live region whose `valueLen` fits its mapping.
 #[inline(never)]
 pub(crate) unsafe fn raw_per_exec_step(base: *mut u8) {
-    // SAFETY: the caller's contract; the offsets are Go's and aligned.
-    unsafe {
-        let len = (*base.add(8).cast::<AtomicIsize>()).load(Ordering::Acquire) as usize;
-        black_box(std::slice::from_raw_parts(base.add(HEADER_SIZE), len));
-        (*base.cast::<AtomicI64>()).fetch_add(1, Ordering::Relaxed);
-    }
+    // The offsets are Go's, and aligned.
+    // SAFETY: offset 8 (`valueLen`) is inside the live region's header.
+    let value_len = unsafe { base.add(8) }.cast::<AtomicIsize>();
+    // SAFETY: `valueLen`, aligned for an `isize`, only ever accessed
+    // atomically.
+    let len = unsafe { &*value_len }.load(Ordering::Acquire) as usize;
+    // SAFETY: the value area follows the header, inside the region.
+    let value = unsafe { base.add(HEADER_SIZE) };
+    // SAFETY: `valueLen` fits the mapping (the caller's contract).
+    black_box(unsafe { std::slice::from_raw_parts(value, len) });
+    // SAFETY: the count, at offset 0, aligned for an `i64`, only ever
+    // accessed atomically.
+    unsafe { &*base.cast::<AtomicI64>() }.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Create, size, map, unmap, close, remove: with nothing around them.
@@ -130,15 +137,20 @@ pub(crate) unsafe fn plain_write(
     source: &[u8],
     copy: impl FnOnce(&mut [u8], &[u8]),
 ) {
-    // SAFETY: the caller's contract; `valueLen` is at offset 8, aligned,
-    // and the value area follows the header.
-    unsafe {
-        (*base.add(8).cast::<AtomicUsize>()).store(source.len(), Ordering::Release);
-        copy(
-            std::slice::from_raw_parts_mut(base.add(HEADER_SIZE), source.len()),
-            source,
-        );
-    }
+    // SAFETY: offset 8 (`valueLen`) is inside the mapping's header.
+    let value_len = unsafe { base.add(8) }.cast::<AtomicUsize>();
+    // SAFETY: `valueLen`, aligned for a `usize`, only ever accessed
+    // atomically.
+    unsafe { &*value_len }.store(source.len(), Ordering::Release);
+    // SAFETY: the value area follows the header, inside the mapping.
+    let value = unsafe { base.add(HEADER_SIZE) };
+    // SAFETY: `source.len()` bytes of the mapping from there, which
+    // nothing else in this process reads or writes meanwhile (the
+    // caller's contract).
+    copy(
+        unsafe { std::slice::from_raw_parts_mut(value, source.len()) },
+        source,
+    );
 }
 
 /// A plain streaming copy, the handoff figure's baseline for "past the
@@ -172,12 +184,15 @@ pub(crate) fn stream_copy(dst: &mut [u8], src: &[u8]) {
 unsafe fn stream_avx(src: *const u8, dst: *mut u8, len: usize) {
     use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_stream_si256, _mm_sfence};
     for at in (0..len).step_by(32) {
-        // SAFETY: the caller's contract: `at + 32 <= len`, `dst + at`
-        // aligned.
-        unsafe {
-            let lane = _mm256_loadu_si256(src.add(at).cast::<__m256i>());
-            _mm256_stream_si256(dst.add(at).cast::<__m256i>(), lane);
-        }
+        // SAFETY: the caller's contract: `at + 32 <= len`.
+        let from = unsafe { src.add(at) }.cast::<__m256i>();
+        // SAFETY: 32 bytes of the source, an unaligned load.
+        let lane = unsafe { _mm256_loadu_si256(from) };
+        // SAFETY: as for `from`, in the destination.
+        let to = unsafe { dst.add(at) }.cast::<__m256i>();
+        // SAFETY: 32 bytes of the destination; `dst + at` is 32-byte
+        // aligned (the caller's contract), as `vmovntdq` needs.
+        unsafe { _mm256_stream_si256(to, lane) };
     }
     _mm_sfence();
 }

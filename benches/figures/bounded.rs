@@ -109,11 +109,11 @@ pub(crate) fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     let parent = std::process::id() as libc::pid_t;
     let pre_exec = move || {
-        // SAFETY: `prctl` and `getppid` are async-signal-safe system calls,
-        // as a `pre_exec` closure needs; neither touches memory of ours.
-        let orphaned = unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent
-        };
+        // SAFETY: `prctl` is an async-signal-safe system call, as a
+        // `pre_exec` closure needs; it touches no memory of ours.
+        let armed = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == 0;
+        // SAFETY: as for `prctl`: `getppid` is one too.
+        let orphaned = !armed || unsafe { libc::getppid() } != parent;
         if orphaned {
             return Err(std::io::Error::other("the figures run ended first"));
         }

@@ -140,11 +140,12 @@ fn serve(control: &Control, slots: &[usize]) {
 /// meanwhile.
 #[inline(never)]
 unsafe fn read_value(base: usize) -> u64 {
-    // SAFETY: the caller's contract; `valueLen` is at offset 8, aligned.
-    let value = unsafe {
-        let len = (*((base + 8) as *const AtomicUsize)).load(Ordering::Relaxed);
-        std::slice::from_raw_parts((base + HEADER_SIZE) as *const u8, len)
-    };
+    // SAFETY: `valueLen`, at offset 8 of the live region, aligned for a
+    // `usize`, only ever accessed atomically.
+    let len = unsafe { &*((base + 8) as *const AtomicUsize) }.load(Ordering::Relaxed);
+    // SAFETY: the value area follows the header; `valueLen` fits the
+    // region, and nobody writes it meanwhile (the caller's contract).
+    let value = unsafe { std::slice::from_raw_parts((base + HEADER_SIZE) as *const u8, len) };
     let words = value.chunks_exact(8);
     let rest = words.remainder().iter().map(|&b| u64::from(b)).sum::<u64>();
     words.fold(rest, |sum, word| {

@@ -75,16 +75,16 @@ pub fn initial_corpus(
         .stderr(Stdio::piped());
     // If this process dies (SIGKILL included) while Go's coordinator runs,
     // the kernel interrupts it: Go's clean stop, its region file removed.
+    let interrupt_with_parent = || {
+        // SAFETY: `prctl` touches no memory of ours.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
     // SAFETY: between fork and exec the closure makes one system call,
     // prctl, which is async-signal-safe; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
+    unsafe { cmd.pre_exec(interrupt_with_parent) };
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("running {}: {e}", binary.display()))?;

@@ -131,13 +131,12 @@ unsafe fn copy_planned(src: *const u8, dst: *mut u8, len: usize, plan: plan::Cop
 /// As for [`copy_to_shared`].
 #[cfg(test)]
 unsafe fn copy_with_plan(src: *const u8, dst: *mut u8, len: usize, plan: plan::CopyPlan) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        if len <= SMALL_MAX {
-            copy_small(src, dst, len, || {});
-        } else {
-            copy_planned(src, dst, len, plan);
-        }
+    if len <= SMALL_MAX {
+        // SAFETY: the caller's contract, and `len <= SMALL_MAX`.
+        unsafe { copy_small(src, dst, len, || {}) };
+    } else {
+        // SAFETY: the caller's contract, and `len > SMALL_MAX`.
+        unsafe { copy_planned(src, dst, len, plan) };
     }
 }
 
@@ -177,27 +176,34 @@ const_assert_eq!(core::mem::size_of::<Chunk>(), CHUNK);
 /// As for [`copy_to_shared`], and `len <= SMALL_MAX`.
 #[inline(always)]
 unsafe fn copy_small(src: *const u8, dst: *mut u8, len: usize, before_stores: impl FnOnce()) {
-    // SAFETY: in every arm the chunks lie inside both ranges: for `len`
-    // in `K * CHUNK + 1..=2 * K * CHUNK` they are `K` chunks from each end;
-    // otherwise `size_of::<T>() <= len` and they are [0, T) and
+    // Each arm's chunks lie inside both ranges (the caller's contract): for
+    // `len` in `K * CHUNK + 1..=2 * K * CHUNK` they are `K` chunks from each
+    // end; otherwise `size_of::<T>() <= len` and they are [0, T) and
     // [len - T, len).
-    unsafe {
-        match len {
-            65..=128 => {
-                #[cfg(fuzzshm_x86_64_simd)]
-                if x86_64::has_avx() {
-                    return x86_64::copy_ends_avx(src, dst, len, before_stores);
-                }
-                copy_end_chunks::<4>(src, dst, len, before_stores)
+    match len {
+        65..=128 => {
+            #[cfg(fuzzshm_x86_64_simd)]
+            if x86_64::has_avx() {
+                // SAFETY: the caller's contract, `65 <= len <= 128`, and AVX
+                // was just detected.
+                return unsafe { x86_64::copy_ends_avx(src, dst, len, before_stores) };
             }
-            33..=64 => copy_end_chunks::<2>(src, dst, len, before_stores),
-            16..=32 => copy_ends::<Chunk>(src, dst, len, before_stores),
-            8..=15 => copy_ends::<u64>(src, dst, len, before_stores),
-            4..=7 => copy_ends::<u32>(src, dst, len, before_stores),
-            2..=3 => copy_ends::<u16>(src, dst, len, before_stores),
-            1 => copy_ends::<u8>(src, dst, len, before_stores),
-            _ => before_stores(),
+            // SAFETY: the caller's contract, and `4 * CHUNK = 64 < len`.
+            unsafe { copy_end_chunks::<4>(src, dst, len, before_stores) }
         }
+        // SAFETY: the caller's contract, and `2 * CHUNK = 32 < len`.
+        33..=64 => unsafe { copy_end_chunks::<2>(src, dst, len, before_stores) },
+        // SAFETY: the caller's contract, and `size_of::<Chunk>() = 16 <= len`.
+        16..=32 => unsafe { copy_ends::<Chunk>(src, dst, len, before_stores) },
+        // SAFETY: the caller's contract, and `size_of::<u64>() = 8 <= len`.
+        8..=15 => unsafe { copy_ends::<u64>(src, dst, len, before_stores) },
+        // SAFETY: the caller's contract, and `size_of::<u32>() = 4 <= len`.
+        4..=7 => unsafe { copy_ends::<u32>(src, dst, len, before_stores) },
+        // SAFETY: the caller's contract, and `size_of::<u16>() = 2 <= len`.
+        2..=3 => unsafe { copy_ends::<u16>(src, dst, len, before_stores) },
+        // SAFETY: the caller's contract, and `size_of::<u8>() = 1 = len`.
+        1 => unsafe { copy_ends::<u8>(src, dst, len, before_stores) },
+        _ => before_stores(),
     }
 }
 
@@ -219,20 +225,19 @@ unsafe fn copy_end_chunks<const K: usize>(
     // the stack).
     let (mut head, mut tail) = ([ZERO; K], [ZERO; K]);
     for i in 0..K {
-        // SAFETY: the caller's contract: `[0, K * CHUNK)` and `[last, len)`
-        // are inside both ranges.
-        unsafe {
-            head[i] = load(src, i * CHUNK);
-            tail[i] = load(src, last + i * CHUNK);
-        }
+        // SAFETY: chunk `i < K` of `[0, K * CHUNK)`, inside the source by
+        // the caller's contract (`K * CHUNK <= len`).
+        head[i] = unsafe { load(src, i * CHUNK) };
+        // SAFETY: chunk `i < K` of `[last, len)`, the last `K * CHUNK` bytes
+        // of the source.
+        tail[i] = unsafe { load(src, last + i * CHUNK) };
     }
     before_stores();
     for i in 0..K {
-        // SAFETY: as above.
-        unsafe {
-            store(dst, i * CHUNK, head[i]);
-            store(dst, last + i * CHUNK, tail[i]);
-        }
+        // SAFETY: as for `head[i]`'s load, in the destination.
+        unsafe { store(dst, i * CHUNK, head[i]) };
+        // SAFETY: as for `tail[i]`'s load, in the destination.
+        unsafe { store(dst, last + i * CHUNK, tail[i]) };
     }
 }
 
@@ -249,13 +254,16 @@ unsafe fn copy_ends<T: Copy>(
     before_stores: impl FnOnce(),
 ) {
     let last = len - core::mem::size_of::<T>();
-    // SAFETY: the caller's contract.
-    unsafe {
-        let (head, tail) = (load::<T>(src, 0), load::<T>(src, last));
-        before_stores();
-        store(dst, 0, head);
-        store(dst, last, tail);
-    }
+    // SAFETY: `[0, size_of::<T>())`, inside the source by the caller's
+    // contract (`size_of::<T>() <= len`).
+    let head = unsafe { load::<T>(src, 0) };
+    // SAFETY: `[last, len)`, the last `size_of::<T>()` bytes of the source.
+    let tail = unsafe { load::<T>(src, last) };
+    before_stores();
+    // SAFETY: as for `head`'s load, in the destination.
+    unsafe { store(dst, 0, head) };
+    // SAFETY: as for `tail`'s load, in the destination.
+    unsafe { store(dst, last, tail) };
 }
 
 /// # Safety
@@ -263,8 +271,10 @@ unsafe fn copy_ends<T: Copy>(
 /// `src + at` is valid for reads of a `T`; no alignment needed.
 #[inline(always)]
 unsafe fn load<T: Copy>(src: *const u8, at: usize) -> T {
+    // SAFETY: the caller's contract puts `src + at` in bounds.
+    let from = unsafe { src.add(at) }.cast::<T>();
     // SAFETY: the caller's contract.
-    unsafe { src.add(at).cast::<T>().read_unaligned() }
+    unsafe { from.read_unaligned() }
 }
 
 /// # Safety
@@ -272,8 +282,10 @@ unsafe fn load<T: Copy>(src: *const u8, at: usize) -> T {
 /// `dst + at` is valid for writes of a `T`; no alignment needed.
 #[inline(always)]
 unsafe fn store<T: Copy>(dst: *mut u8, at: usize, chunk: T) {
+    // SAFETY: the caller's contract puts `dst + at` in bounds.
+    let to = unsafe { dst.add(at) }.cast::<T>();
     // SAFETY: the caller's contract.
-    unsafe { dst.add(at).cast::<T>().write_unaligned(chunk) }
+    unsafe { to.write_unaligned(chunk) }
 }
 
 #[cfg(all(test, feature = "alloc"))]
@@ -315,7 +327,12 @@ mod tests {
         // SAFETY: `size <= src.len()`, `offset + size` fits `dst`, and the
         // vectors are distinct.
         unsafe {
-            copy_with_plan(src.as_ptr(), dst.as_mut_ptr().add(offset), size, plan);
+            copy_with_plan(
+                src.as_ptr(),
+                dst.as_mut_ptr().wrapping_add(offset),
+                size,
+                plan,
+            );
         }
         assert_eq!(
             &dst[offset..offset + size],

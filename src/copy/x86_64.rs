@@ -123,13 +123,20 @@ pub(super) unsafe fn copy_ends_avx(
 ) {
     // [0, 64) and [len - 64, len): inside both ranges for `64 <= len`.
     let last = len - 64;
-    // SAFETY: the caller's contract; each chunk is inside `[0, len)`.
-    let lanes =
-        unsafe { [0, 32, last, last + 32].map(|at| _mm256_loadu_si256(src.add(at).cast())) };
+    // Each chunk `[at, at + 32)` is inside `[0, len)`, in both ranges by
+    // the caller's contract.
+    let lanes = [0, 32, last, last + 32].map(|at| {
+        // SAFETY: `at < len`, inside the source.
+        let from = unsafe { src.add(at) };
+        // SAFETY: the chunk at `at`, an unaligned load; the CPU has AVX.
+        unsafe { _mm256_loadu_si256(from.cast()) }
+    });
     before_stores();
     for (at, lane) in [0, 32, last, last + 32].into_iter().zip(lanes) {
-        // SAFETY: as for the loads.
-        unsafe { _mm256_storeu_si256(dst.add(at).cast(), lane) };
+        // SAFETY: `at < len`, inside the destination.
+        let to = unsafe { dst.add(at) };
+        // SAFETY: the chunk at `at`, an unaligned store; the CPU has AVX.
+        unsafe { _mm256_storeu_si256(to.cast(), lane) };
     }
 }
 
@@ -201,39 +208,47 @@ unsafe fn copy_streaming(
     // first byte: `body` in 1..=32, inside the head's 32 bytes.
     let body = 32 - (dst as usize & 31);
     let blocks = (len - body) / BLOCK;
-    // SAFETY: `len >= 2 * BLOCK`, so the first 32 and the last BLOCK
-    // bytes are inside the source.
-    let (head, tail) = unsafe {
-        (
-            _mm256_loadu_si256(src.cast()),
-            load_block(src.add(len - BLOCK)),
-        )
-    };
+    // SAFETY: `len >= 2 * BLOCK`, so the first 32 bytes are inside the
+    // source; an unaligned load.
+    let head = unsafe { _mm256_loadu_si256(src.cast()) };
+    // SAFETY: `len >= 2 * BLOCK`, so `len - BLOCK` is inside the source.
+    let tail_src = unsafe { src.add(len - BLOCK) };
+    // SAFETY: the last BLOCK bytes of the source.
+    let tail = unsafe { load_block(tail_src) };
     // Every byte is written: the head covers `[0, body)` (`body <= 32`),
     // the blocks `[body, body + blocks * BLOCK)`, and the tail the rest,
     // fewer than BLOCK bytes before `len`.
-    // SAFETY: `body + blocks * BLOCK <= len`, so every block is inside
-    // both ranges, and `dst + body` is 32-byte aligned.
-    unsafe {
-        let (src, dst) = (src.add(body), dst.add(body));
-        match (prefetch, four_parts) {
-            (false, false) => streamed_blocks::<false, 1>(src, dst, blocks),
-            (true, false) => streamed_blocks::<true, 1>(src, dst, blocks),
-            (false, true) => streamed_blocks::<false, 4>(src, dst, blocks),
-            (true, true) => streamed_blocks::<true, 4>(src, dst, blocks),
-        }
-    };
-    // SAFETY: the first 32 and the last BLOCK bytes of the destination,
-    // unaligned stores; they rewrite the blocks' edge bytes with the
-    // same values. They come after the `sfence`, and x86 keeps ordinary
-    // stores in order, so every byte is visible before the caller's next
-    // store.
-    unsafe {
-        _mm256_storeu_si256(dst.cast(), head);
-        let end = dst.add(len - BLOCK).cast::<__m256i>();
-        for (i, lane) in tail.into_iter().enumerate() {
-            _mm256_storeu_si256(end.add(i), lane);
-        }
+    // SAFETY: `body <= 32 < len`, inside the source.
+    let body_src = unsafe { src.add(body) };
+    // SAFETY: `body <= 32 < len`, inside the destination.
+    let body_dst = unsafe { dst.add(body) };
+    // In each arm: `body + blocks * BLOCK <= len`, so every block is
+    // inside both ranges, `dst + body` is 32-byte aligned, and the caller
+    // has AVX.
+    match (prefetch, four_parts) {
+        // SAFETY: as said above the `match`.
+        (false, false) => unsafe { streamed_blocks::<false, 1>(body_src, body_dst, blocks) },
+        // SAFETY: as said above the `match`.
+        (true, false) => unsafe { streamed_blocks::<true, 1>(body_src, body_dst, blocks) },
+        // SAFETY: as said above the `match`.
+        (false, true) => unsafe { streamed_blocks::<false, 4>(body_src, body_dst, blocks) },
+        // SAFETY: as said above the `match`.
+        (true, true) => unsafe { streamed_blocks::<true, 4>(body_src, body_dst, blocks) },
+    }
+    // The head and the tail, unaligned stores, rewrite the blocks' edge
+    // bytes with the same values. They come after the `sfence`, and x86
+    // keeps ordinary stores in order, so every byte is visible before the
+    // caller's next store.
+    // SAFETY: the first 32 bytes of the destination (`len >= 2 * BLOCK`).
+    unsafe { _mm256_storeu_si256(dst.cast(), head) };
+    // SAFETY: as for `tail_src`, inside the destination.
+    let end = unsafe { dst.add(len - BLOCK) }.cast::<__m256i>();
+    for (i, lane) in tail.into_iter().enumerate() {
+        // SAFETY: `i < 4`: lane `i` of the last BLOCK bytes of the
+        // destination.
+        let to = unsafe { end.add(i) };
+        // SAFETY: that lane, an unaligned store.
+        unsafe { _mm256_storeu_si256(to, lane) };
     }
 }
 
@@ -259,17 +274,16 @@ unsafe fn streamed_blocks<const PREFETCH: bool, const PARTS: usize>(
     blocks: usize,
 ) {
     let part = blocks / PARTS;
-    // SAFETY: every block below `blocks`: `stream * part + step < PARTS *
-    // part <= blocks`, then the rest; the caller's contract.
-    unsafe {
-        for step in 0..part {
-            for stream in 0..PARTS {
-                stream_block::<PREFETCH>(src, dst, stream * part + step);
-            }
+    for step in 0..part {
+        for stream in 0..PARTS {
+            // SAFETY: the caller's contract, and `stream * part + step <
+            // PARTS * part <= blocks`.
+            unsafe { stream_block::<PREFETCH>(src, dst, stream * part + step) };
         }
-        for block in PARTS * part..blocks {
-            stream_block::<PREFETCH>(src, dst, block);
-        }
+    }
+    for block in PARTS * part..blocks {
+        // SAFETY: the caller's contract, and `block < blocks`.
+        unsafe { stream_block::<PREFETCH>(src, dst, block) };
     }
     // `_mm_sfence` is unsafe at our MSRV, safe here in newer Rust.
     #[allow(unused_unsafe)]
@@ -291,23 +305,34 @@ unsafe fn streamed_blocks<const PREFETCH: bool, const PARTS: usize>(
 unsafe fn stream_block<const PREFETCH: bool>(src: *const u8, dst: *mut u8, block: usize) {
     let at = block * BLOCK;
     if PREFETCH {
-        #[allow(unused_unsafe)] // unsafe at our MSRV, safe in newer Rust
+        // `_mm_prefetch` is unsafe at our MSRV, safe in newer Rust.
+        #[allow(unused_unsafe)]
         // SAFETY: a prefetch is a hint that never faults and reads nothing
         // the program sees, so an address past the source's end (in the
         // last blocks) is allowed; `wrapping_add` makes the address
         // without claiming it is in bounds.
         unsafe {
-            _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 448).cast());
+            _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 448).cast())
+        };
+        #[allow(unused_unsafe)]
+        // SAFETY: as for the prefetch above.
+        unsafe {
             _mm_prefetch::<_MM_HINT_NTA>(src.wrapping_add(at + 640).cast())
         };
     }
-    // SAFETY: the block is inside both ranges (the caller's contract), and
-    // `dst + at` is 32-byte aligned, as `vmovntdq` needs.
-    unsafe {
-        let to = dst.add(at).cast::<__m256i>();
-        for (i, lane) in load_block(src.add(at)).into_iter().enumerate() {
-            _mm256_stream_si256(to.add(i), lane);
-        }
+    // SAFETY: the block is inside the destination (the caller's contract).
+    let to = unsafe { dst.add(at) }.cast::<__m256i>();
+    // SAFETY: the block is inside the source (the caller's contract).
+    let from = unsafe { src.add(at) };
+    // SAFETY: the block is inside the source.
+    let lanes = unsafe { load_block(from) };
+    for (i, lane) in lanes.into_iter().enumerate() {
+        // SAFETY: `i < 4`: lane `i` of the block.
+        let lane_to = unsafe { to.add(i) };
+        // SAFETY: lane `i` of the block, inside the destination; `dst +
+        // at` is 32-byte aligned (the caller's contract), and so is `to +
+        // i`, as `vmovntdq` needs.
+        unsafe { _mm256_stream_si256(lane_to, lane) };
     }
 }
 
@@ -318,8 +343,13 @@ unsafe fn stream_block<const PREFETCH: bool>(src: *const u8, dst: *mut u8, block
 #[inline]
 unsafe fn load_block(from: *const u8) -> [__m256i; 4] {
     let from = from.cast::<__m256i>();
-    // SAFETY: the caller's contract; the loads are unaligned ones.
-    [0, 1, 2, 3].map(|i| unsafe { _mm256_loadu_si256(from.add(i)) })
+    [0, 1, 2, 3].map(|i| {
+        // SAFETY: `i < 4`: lane `i` of the BLOCK bytes from `from`, inside
+        // the range by the caller's contract.
+        let lane = unsafe { from.add(i) };
+        // SAFETY: that lane, an unaligned load.
+        unsafe { _mm256_loadu_si256(lane) }
+    })
 }
 
 #[cfg(all(test, feature = "std"))]

@@ -397,16 +397,13 @@ extern "C" fn count_signal(_: libc::c_int) {
 /// asked, and an answer in two pieces is still whole.
 fn coordinator_under_signals() {
     // SAFETY: a zeroed `sigaction` is valid (no flags, so no
-    // `SA_RESTART`; an empty mask); the handler only adds to an atomic,
+    // `SA_RESTART`; an empty mask).
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = count_signal as *const () as libc::sighandler_t;
+    // SAFETY: `action` is valid; the handler only adds to an atomic,
     // which is async-signal-safe.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = count_signal as *const () as libc::sighandler_t;
-        assert_eq!(
-            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
-            0
-        );
-    }
+    let installed = unsafe { libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()) };
+    assert_eq!(installed, 0);
     // SAFETY: `pthread_self` has no preconditions.
     let reader = unsafe { libc::pthread_self() };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
