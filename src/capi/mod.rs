@@ -30,8 +30,6 @@
 //! `exports.rs`, the functions themselves; and without `std`, `panic.rs`,
 //! the panic handler a C staticlib needs.
 
-#![deny(clippy::multiple_unsafe_ops_per_block)]
-
 mod exports;
 mod handle;
 #[cfg(all(not(feature = "std"), not(test)))]
