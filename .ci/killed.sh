@@ -15,14 +15,24 @@ temps() { # what the tests and their tools name in the temp directories
 }
 before=$(temps)
 signals=(KILL TERM INT)
-signal=${signals[RANDOM % 3]}
-after=$((3 + RANDOM % 38))
-setsid bash .ci/test >/dev/null 2>&1 &
+signal=${KILLED_SIGNAL:-${signals[RANDOM % 3]}} # KILLED_SIGNAL, KILLED_AFTER: to replay a run
+after=${KILLED_AFTER:-$((3 + RANDOM % 38))}
+# Contained on its own (not as part of a contained .ci/run), as a user runs
+# it: in a session of its own, with SIGINT not ignored (as a background job
+# of this shell would have it).
+env -u FUZZSHM_CONTAINED setsid perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' \
+    bash .ci/test >/dev/null 2>&1 &
 runner=$!
 disown "$runner"
 sleep "$after"
 echo "killed: SIG$signal to .ci/test after ${after}s"
-kill -"$signal" "$runner" 2>/dev/null || true
+# SIGINT as Ctrl-C sends it, to the whole process group; the others to the
+# script alone.
+if [[ $signal == INT ]]; then
+    kill -INT -- "-$runner" 2>/dev/null || true
+else
+    kill -"$signal" "$runner" 2>/dev/null || true
+fi
 for _ in $(seq 40); do
     left=$(ours)
     [[ -z "$left" ]] && break
