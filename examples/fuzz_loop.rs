@@ -639,7 +639,10 @@ fn recover_crash(
         Death::Hung(timeout) => format!("hung (no answer within {} s)", timeout.as_secs()),
     };
     if let Death::Exited(status) = how {
-        if let Some(signal) = status.signal().filter(|&signal| !is_crash_signal(signal)) {
+        if let Some(signal) = status
+            .signal()
+            .filter(|&signal| !fuzzshm::is_crash_signal(signal))
+        {
             // SIGKILL, SIGTERM...: someone (the OOM killer, a user) ended
             // the worker; the input did not. Restart it, record nothing.
             println!(
@@ -744,24 +747,6 @@ fn replay(path: &Path) -> Result<ExitStatus> {
         .arg("--run-target")
         .arg(path)
         .status()?)
-}
-
-/// The signals a target's own bug raises, as Go's `isCrashSignal` lists
-/// them: illegal instruction, trap, abort, bus error, arithmetic fault,
-/// segmentation fault, broken pipe.
-fn is_crash_signal(signal: i32) -> bool {
-    use rustix::process::Signal;
-    [
-        Signal::ILL,
-        Signal::TRAP,
-        Signal::ABORT,
-        Signal::BUS,
-        Signal::FPE,
-        Signal::SEGV,
-        Signal::PIPE,
-    ]
-    .iter()
-    .any(|crash| crash.as_raw() == signal)
 }
 
 /// Whether a run of the target crashed it: a signal, or a failing exit

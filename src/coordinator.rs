@@ -425,3 +425,31 @@ impl CoordinatorComm {
         read_answer(&self.fuzz_out, buf, timeout)
     }
 }
+
+/// Go's `isCrashSignal`—Whether a worker that a signal ended crashed: the
+/// signal is one a target's own bug raises (illegal instruction, trap,
+/// abort, bus error, arithmetic fault, segmentation fault, broken pipe).
+/// Any other (`SIGKILL` from the OOM killer, `SIGTERM` or `SIGHUP` from a
+/// user) came from outside: restart the worker and record nothing.
+///
+/// # Examples
+///
+/// ```
+/// assert!(fuzzshm::is_crash_signal(libc::SIGSEGV));
+/// assert!(!fuzzshm::is_crash_signal(libc::SIGKILL));
+/// ```
+#[must_use]
+pub fn is_crash_signal(signal: i32) -> bool {
+    use rustix::process::Signal;
+    [
+        Signal::ILL,
+        Signal::TRAP,
+        Signal::ABORT,
+        Signal::BUS,
+        Signal::FPE,
+        Signal::SEGV,
+        Signal::PIPE,
+    ]
+    .iter()
+    .any(|crash| crash.as_raw() == signal)
+}

@@ -28,7 +28,7 @@
 //!
 //! | feature    | default | what it adds |
 //! |------------|---------|--------------|
-//! | `std`      | yes     | [`SharedMem::temp_file`], [`remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], `std::error::Error` |
+//! | `std`      | yes     | [`SharedMem::temp_file`], [`remove_orphans`], [`SharedMem::anonymous`] where there is no memfd, [`set_worker_comm`], [`CoordinatorComm`], [`read_answer`], [`is_crash_signal`], `std::error::Error` |
 //! | `alloc`    | via std | [`Region::value_copy`]; nothing else allocates |
 //! | `use-libc` | no      | rustix calls go through libc, for sanitizer builds |
 //! | `capi`     | no      | the C ABI of `include/fuzzshm.h` (C symbols only, no Rust items); without `std`, the panic handler a C staticlib needs |
@@ -261,7 +261,9 @@ mod temp_file;
 mod worker;
 
 #[cfg(all(unix, feature = "std"))]
-pub use coordinator::{read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError};
+pub use coordinator::{
+    is_crash_signal, read_answer, set_worker_comm, Answer, CoordinatorComm, RegionError,
+};
 #[cfg(unix)]
 pub use copy::plan::{copy_plan, set_copy_plan, CopyPlan, CopyRow, Cpu, COPY_FALLBACK, COPY_TABLE};
 #[cfg(unix)]

@@ -144,18 +144,9 @@ impl Ended {
         if self.killed_here {
             return false;
         }
-        let crash = [
-            Signal::ILL,
-            Signal::TRAP,
-            Signal::ABORT,
-            Signal::BUS,
-            Signal::FPE,
-            Signal::SEGV,
-            Signal::PIPE,
-        ];
         self.status
             .signal()
-            .is_some_and(|s| !crash.iter().any(|c| c.as_raw() == s))
+            .is_some_and(|signal| !fuzzshm::is_crash_signal(signal))
     }
 }
 
