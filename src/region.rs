@@ -295,7 +295,9 @@ impl Region {
     /// bytes written in the same round (zero, or all of `bytes`).
     ///
     /// The copy is chosen for the peer, which reads the value on another
-    /// CPU: from 8 MiB on (on x86-64 with AVX), the bytes are streamed past
+    /// CPU: at the sizes the CPU's [`CopyPlan`](crate::CopyPlan) streams
+    /// (on x86-64 with AVX: from 8 MiB on every row of the table, and
+    /// 16-256 KiB too on AMD Zen 3 and Zen 4), the bytes are streamed past
     /// this CPU's caches (non-temporal stores) into memory, where the
     /// reader fetches them at full speed. A caller that reads the value
     /// back itself, or whose worker shares its CPU, gives up a little there

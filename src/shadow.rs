@@ -105,6 +105,11 @@ mod active {
         /// poisoned yet (poisoning costs shadow memory in proportion to
         /// what it covers; a new region costs none until written).
         pub(crate) fn tracking(capacity: usize) -> Shadow {
+            // The runtime is looked up (the C library's `dlsym`, which
+            // takes the loader's lock) here, where the region is made, so
+            // that no later call, a signal handler's or a forked child's,
+            // is the first.
+            let _ = runtime();
             Shadow {
                 open: AtomicUsize::new(capacity),
             }

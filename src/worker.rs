@@ -98,8 +98,10 @@ impl WorkerComm {
     /// [`Error::AlreadyTaken`]; [`Error::NotInherited`] if a descriptor is
     /// not open; [`Error::NotPipe`] if fd 3 or 4 is not a pipe or socket;
     /// any error of [`SharedMem::from_fd`] for fd 5 (a directory, an empty
-    /// file; `EACCES` from `mmap` for one not open for reading and writing). On error the descriptors are left open, as they
-    /// were, and untaken: a later call may take them.
+    /// file; `EACCES` from `mmap` for one not open for reading and writing).
+    /// On error the descriptors are left open and untaken: a later call may
+    /// take them (should `fcntl` fail on the second or third, the ones
+    /// before it are already close-on-exec).
     ///
     /// # Safety
     ///

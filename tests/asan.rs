@@ -409,14 +409,15 @@ fn fork_while_reading(mem: *const SharedMem, reading: &str, read: impl FnMut() +
 fn fork_and_wait(mem: *const SharedMem, fork: usize) -> Option<String> {
     let closes = fork % 2 == 1;
     // SAFETY: the child calls only what is safe after a fork of a
-    // multi-threaded process: `prctl`, `getppid`, the lock-free `value()`,
+    // multi-threaded process: `prctl` (`procctl`), `getppid`, the lock-free `value()`,
     // `munmap` and `close` (through `close`), and `_exit`.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
     if pid == 0 {
-        // As above: async-signal-safe calls only, then `_exit`.
-        // SAFETY: `prctl` is one; it touches no memory of ours.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        // As above: async-signal-safe calls only, then `_exit`. The death
+        // signal is one system call (`prctl`, or FreeBSD's `procctl`).
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
         // SAFETY: `mem` is the parent's live region, copied by the fork;
         // nothing in this child writes it.
         let mut code = if value_is_whole(unsafe { &*mem }) {

@@ -8,9 +8,9 @@
 # and the tmpfs with every temp file in it goes when its last user does. Nothing started by the script outlives it,
 # and nothing it wrote under /tmp stays.
 #
-# Namespaces need root. A normal user gets a weaker form: a private TMPDIR
-# removed, and the script's process group killed, on exit, SIGINT or
-# SIGTERM (SIGKILL of the script itself cannot be caught there).
+# Namespaces need root. A normal user gets a weaker form: the running step
+# ended and a private TMPDIR removed on exit, SIGINT or SIGTERM (SIGKILL of
+# the script itself cannot be caught there).
 if [[ -z "${FUZZSHM_CONTAINED:-}" ]]; then
     export FUZZSHM_CONTAINED=1
     # The script as given, from where it was started (the caller has
@@ -53,14 +53,15 @@ if [[ -z "${FUZZSHM_CONTAINED:-}" ]]; then
     fi
     FUZZSHM_PRIVATE_TMP=$(mktemp -d)
     export TMPDIR=$FUZZSHM_PRIVATE_TMP
-    # Where the script leads its process group (a job of an interactive
-    # shell), the trap ends every process it started; the script itself
-    # ignores that SIGTERM to finish the clean-up.
+    # On exit, SIGINT or SIGTERM: end the running step (`timeout` leads a
+    # process group of its own, which FUZZSHM_STEP_PID names) and remove
+    # the private TMPDIR; on a signal, stop there.
     contain_cleanup() {
-        trap - EXIT INT
-        trap '' TERM
-        kill -TERM -- -$$ 2>/dev/null
+        trap - EXIT INT TERM
+        if [[ -n ${FUZZSHM_STEP_PID:-} ]]; then kill -TERM -- "-$FUZZSHM_STEP_PID" 2>/dev/null; fi
         rm -rf "$FUZZSHM_PRIVATE_TMP"
     }
-    trap contain_cleanup EXIT INT TERM
+    trap contain_cleanup EXIT
+    trap 'contain_cleanup; exit 130' INT
+    trap 'contain_cleanup; exit 143' TERM
 fi

@@ -81,10 +81,12 @@ pub(super) fn current_cpu() -> Cpu {
                 if kind == 0 {
                     break;
                 }
-                let ways = (leaf.ebx >> 22) + 1;
-                let partitions = ((leaf.ebx >> 12) & 0x3ff) + 1;
-                let line = (leaf.ebx & 0xfff) + 1;
-                let kib = ways * partitions * line * (leaf.ecx + 1) / 1024;
+                let ways = u64::from(leaf.ebx >> 22) + 1;
+                let partitions = u64::from((leaf.ebx >> 12) & 0x3ff) + 1;
+                let line = u64::from(leaf.ebx & 0xfff) + 1;
+                // In 64 bits: a hypervisor's bogus answer must not overflow.
+                let bytes = ways * partitions * line * (u64::from(leaf.ecx) + 1);
+                let kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX);
                 match (kind, level) {
                     (1, 1) => cpu.l1d_kib = kib,
                     (3, 2) => cpu.l2_kib = kib,
