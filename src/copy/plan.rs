@@ -249,7 +249,9 @@ const FOUR_PARTS: u8 = 2;
 
 /// Makes `plan` the one `set_value` uses from now on, in every thread,
 /// over the table and `FUZZSHM_COPY`. A copy running meanwhile in another
-/// thread may use either plan; both copy every byte.
+/// thread may use either plan; both copy every byte. Call it before the
+/// first `set_value` of more than 128 bytes: a first copy racing with it
+/// in another thread chooses the CPU's plan and may store it last.
 pub fn set_copy_plan(plan: CopyPlan) {
     BAND_MIN.store(plan.band.0, Ordering::Relaxed);
     BAND_MAX.store(plan.band.1, Ordering::Relaxed);
