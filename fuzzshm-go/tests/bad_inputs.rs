@@ -196,9 +196,21 @@ fn start_fuzzing(
         let _ = child.wait();
         panic!("fuzzshm-go did not start fuzzing within {LIMIT:?}");
     }
-    // Past the harvest: its coordinator's worker is a grandchild.
-    let workers = workers_of(child.id());
-    assert_eq!(workers.len(), 2, "fuzzing, but with workers {workers:?}");
+    // The warmup may end on one worker while the other is still being
+    // exec'd. Past the harvest, its coordinator's worker is a grandchild.
+    let until = Instant::now() + LIMIT;
+    let workers = loop {
+        let workers = workers_of(child.id());
+        if workers.len() == 2 {
+            break workers;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fuzzing, but with workers {workers:?} after {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     (child, workers, collector)
 }
 
