@@ -158,11 +158,12 @@ pub const COPY_TABLE: &[CopyRow] = &[
             prefetch: true,
             four_parts: true,
         },
-        figures: "BENCHMARKS.md, AMD EPYC Zen 4 (2026-12-07, 76e61dd), and ../shared/perf/amd-zen4-2026-12-04: \
-                  streaming hands 16-256 KiB off 1.1-11x faster than memcpy; 1 MiB 1.9-2x \
-                  slower on a quiet machine (1.6-5.8x faster on a loaded one), 4 MiB \
-                  0.9-1.25x; from 8 MiB it wins; at 64 MiB four parts with prefetchnta wrote in 0.75-0.84x of Go's \
-                  time, one pass with it 0.96-1.04x, one pass without 0.87-1.00x",
+        figures: "BENCHMARKS.md, AMD EPYC Zen 4 (2026-12-07, bb7c9e7): streaming hands \
+                  16-256 KiB off in 0.80-0.96x of the better copy, where the cached copy \
+                  read 1.11-7.81x; 512 KiB-4 MiB the cached copy wins (streaming from 1 MiB: \
+                  1.75-1.90x at 1 MiB) but for a slow state now and then (5-7x); from 8 MiB \
+                  streaming wins (0.82-0.90x); at 64 MiB four parts with prefetchnta wrote in \
+                  0.75-0.84x of Go's time, one pass with it 0.96-1.04x, one pass without 0.87-1.00x",
     },
     CopyRow {
         name: "zen3",
