@@ -159,11 +159,12 @@ pub const COPY_TABLE: &[CopyRow] = &[
             four_parts: true,
         },
         figures: "BENCHMARKS.md, AMD EPYC Zen 4 (2026-12-07, bb7c9e7): streaming hands \
-                  16-256 KiB off in 0.80-0.96x of the better copy, where the cached copy \
-                  read 1.11-7.81x; 512 KiB-4 MiB the cached copy wins (streaming from 1 MiB: \
-                  1.75-1.90x at 1 MiB) but for a slow state now and then (5-7x); from 8 MiB \
-                  streaming wins (0.82-0.90x); at 64 MiB four parts with prefetchnta wrote in \
-                  0.75-0.84x of Go's time, one pass with it 0.96-1.04x, one pass without 0.87-1.00x",
+                  16-256 KiB off in 0.80-0.96x of the better copy, where the cached \
+                  copy read 1.11-7.81x; 512 KiB-4 MiB the cached copy wins (streaming \
+                  from 1 MiB: 1.75-1.90x at 1 MiB) but for a slow state now and then \
+                  (5-7x); from 8 MiB streaming wins (0.82-0.90x); at 64 MiB four parts \
+                  with prefetchnta wrote in 0.75-0.84x of Go's time, one pass with it \
+                  0.96-1.04x, one pass without 0.87-1.00x",
     },
     CopyRow {
         name: "zen3",
@@ -177,8 +178,8 @@ pub const COPY_TABLE: &[CopyRow] = &[
             prefetch: true,
             four_parts: true,
         },
-        figures: "BENCHMARKS.md, AMD EPYC Zen 3 (2026-11-26, 0fce0fe): streaming handed 64 KiB off \
-                  2.5x faster than a cached copy, 4 MiB 1.75x slower, and won from \
+        figures: "BENCHMARKS.md, AMD EPYC Zen 3 (2026-11-26, 0fce0fe): streaming handed \
+                  64 KiB off 2.5x faster than a cached copy, 4 MiB 1.75x slower, and won from \
                   16 MiB; at 64 MiB four parts with prefetchnta took 0.82-0.85x of one \
                   pass's time and 0.83-0.85x of Go's; no figures between 256 KiB and 4 MiB, \
                   so the band is Zen 4's",
