@@ -197,21 +197,35 @@ fn start_fuzzing(
         panic!("fuzzshm-go did not start fuzzing within {LIMIT:?}");
     }
     // The warmup may end on one worker while the other is still being
-    // exec'd. Past the harvest, its coordinator's worker is a grandchild.
+    // exec'd.
+    let workers = workers_when(&mut child, &format!("{}: two workers", go.name), |w| {
+        w.len() == 2
+    });
+    (child, workers, collector)
+}
+
+/// Waits (bounded by `LIMIT`) until the workers of `child` are as `wanted`
+/// says, and returns them; past the bound, kills `child` and fails saying
+/// what it waited for. Past the harvest, `child`'s workers are its own
+/// (its harvest's coordinator's worker is a grandchild).
+fn workers_when(
+    child: &mut std::process::Child,
+    what: &str,
+    wanted: impl Fn(&[u32]) -> bool,
+) -> Vec<u32> {
     let until = Instant::now() + LIMIT;
-    let workers = loop {
+    loop {
         let workers = workers_of(child.id());
-        if workers.len() == 2 {
-            break workers;
+        if wanted(&workers) {
+            return workers;
         }
         if Instant::now() > until {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("fuzzing, but with workers {workers:?} after {LIMIT:?}");
+            panic!("waited {LIMIT:?} for {what}; the workers: {workers:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    (child, workers, collector)
+    }
 }
 
 fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
@@ -246,15 +260,11 @@ fn outside_kills_restart_workers_and_ctrl_c_stops_cleanly() {
         let (mut child, workers, stdout) = start_fuzzing(&go, &format!("{}-signals", go.name));
         kill(workers[0], "KILL");
         kill(workers[1], "TERM");
-        let until = Instant::now() + LIMIT;
-        let restarted = loop {
-            let now = workers_of(child.id());
-            if now.len() == 2 && !now.contains(&workers[0]) && !now.contains(&workers[1]) {
-                break now;
-            }
-            assert!(Instant::now() < until, "{}: workers not restarted", go.name);
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let restarted = workers_when(
+            &mut child,
+            &format!("{}: two restarted workers", go.name),
+            |now| now.len() == 2 && !now.contains(&workers[0]) && !now.contains(&workers[1]),
+        );
         kill(child.id(), "INT");
         let status = wait_bounded(&mut child, Duration::from_secs(30));
         let out = stdout.join().unwrap();
