@@ -4,9 +4,9 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{fuzzshm_go, run_bounded, workers_of};
+use common::{fuzzshm_go, poll_child, run_bounded, workers_of};
 
 const LIMIT: Duration = Duration::from_secs(300);
 
@@ -205,42 +205,23 @@ fn start_fuzzing(
 }
 
 /// Waits (bounded by `LIMIT`) until the workers of `child` are as `wanted`
-/// says, and returns them; past the bound, kills `child` and fails saying
-/// what it waited for. Past the harvest, `child`'s workers are its own
+/// says, and returns them. Past the harvest, `child`'s workers are its own
 /// (its harvest's coordinator's worker is a grandchild).
 fn workers_when(
     child: &mut std::process::Child,
     what: &str,
     wanted: impl Fn(&[u32]) -> bool,
 ) -> Vec<u32> {
-    let until = Instant::now() + LIMIT;
-    loop {
-        let workers = workers_of(child.id());
-        if wanted(&workers) {
-            return workers;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("waited {LIMIT:?} for {what}; the workers: {workers:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_child(child, LIMIT, what, |c| {
+        let workers = workers_of(c.id());
+        wanted(&workers).then_some(workers)
+    })
 }
 
 fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let until = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("fuzzshm-go did not stop within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_child(child, limit, "fuzzshm-go to stop", |c| {
+        c.try_wait().unwrap()
+    })
 }
 
 fn kill(pid: u32, sig: &str) {

@@ -77,18 +77,9 @@ fn run(mut cmd: Command, input: Vec<u8>, limit: Duration) -> Vec<u8> {
     };
     let stdout = pipe(Box::new(child.stdout.take().unwrap()));
     let stderr = pipe(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::poll_child(&mut child, limit, &format!("{what} to finish"), |c| {
+        c.try_wait().unwrap()
+    });
     let _ = writer.join();
     let (out, err) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(

@@ -149,23 +149,37 @@ pub fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> Ran {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let until = std::time::Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let status = poll_child(&mut child, limit, &format!("{cmd:?} to finish"), |c| {
+        c.try_wait().unwrap()
+    });
     Ran {
         code: status.code(),
         stdout: reader.join().unwrap(),
         stderr: err_reader.join().unwrap(),
         pid,
+    }
+}
+
+/// Polls `ready` on `child` every 20 ms until it gives a value; past
+/// `limit`, kills `child` by pid, reaps it, and fails saying `what` it
+/// waited for.
+pub fn poll_child<T>(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+    mut ready: impl FnMut(&mut std::process::Child) -> Option<T>,
+) -> T {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = ready(child) {
+            return value;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("waited {limit:?} for {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
