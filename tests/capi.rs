@@ -18,6 +18,8 @@ use std::sync::OnceLock;
 
 use fuzzshm::{offsets, HEADER_SIZE};
 
+mod common;
+
 // The C ABI as the Rust library exports it too (`#[no_mangle]` functions of
 // a private module), declared as `include/fuzzshm.h` declares it.
 extern "C" {
@@ -57,17 +59,24 @@ fn compiler(cxx: bool) -> Command {
     command
 }
 
-/// Runs `command` to success and returns its standard output.
+/// Runs a test program to success, within [`common::WAIT_BOUND`], and
+/// returns its standard output.
 fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
+    run_within(command, common::WAIT_BOUND)
+}
+
+/// Runs a compiler to success, within [`common::BUILD_BOUND`].
+fn build(command: &mut Command) {
+    run_within(command, common::BUILD_BOUND);
+}
+
+fn run_within(command: &mut Command, bound: std::time::Duration) -> String {
+    let output = common::output_within(command, bound);
     assert!(
         output.status.success(),
-        "{command:?} failed ({}):\n{}{}",
+        "{command:?} failed ({}):\n{}",
         output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        common::printed(&output)
     );
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
@@ -77,17 +86,19 @@ fn staticlib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let target_dir = scratch("build");
-        run(Command::new(option_env!("CARGO").unwrap_or("cargo"))
-            .current_dir(ROOT)
-            .args(["rustc", "--quiet", "--lib", "--profile", "capi"])
-            .args(["--no-default-features", "--features", "capi"])
-            .args(["--crate-type", "staticlib", "--target", TARGET])
-            .arg("--target-dir")
-            .arg(&target_dir)
-            // A sanitizer's flags for the tests would demand its runtime
-            // from a C program that does not link it.
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS"));
+        build(
+            Command::new(option_env!("CARGO").unwrap_or("cargo"))
+                .current_dir(ROOT)
+                .args(["rustc", "--quiet", "--lib", "--profile", "capi"])
+                .args(["--no-default-features", "--features", "capi"])
+                .args(["--crate-type", "staticlib", "--target", TARGET])
+                .arg("--target-dir")
+                .arg(&target_dir)
+                // A sanitizer's flags for the tests would demand its runtime
+                // from a C program that does not link it.
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+        );
         target_dir.join(TARGET).join("capi").join("libfuzzshm.a")
     })
 }
@@ -109,7 +120,7 @@ fn c_program_with(name: &str, link: bool, flags: &[&str]) -> PathBuf {
     if link {
         command.arg(staticlib()).arg("-lpthread");
     }
-    run(command.arg("-o").arg(&exe));
+    build(command.arg("-o").arg(&exe));
     exe
 }
 
@@ -257,24 +268,30 @@ fn header_declares_exactly_the_exported_functions() {
 
 #[test]
 fn header_compiles_as_cxx() {
-    run(compiler(true)
-        .args(["-std=c++11", "-x", "c++", "-fsyntax-only"])
-        .arg(root("include/fuzzshm.h")));
+    build(
+        compiler(true)
+            .args(["-std=c++11", "-x", "c++", "-fsyntax-only"])
+            .arg(root("include/fuzzshm.h")),
+    );
 }
 
 #[test]
 fn header_compiles_as_c99_pedantic() {
     // The header alone, and a program including it, without C11.
-    run(compiler(false)
-        .args(["-std=c99", "-pedantic", "-x", "c", "-fsyntax-only"])
-        .arg(root("include/fuzzshm.h")));
+    build(
+        compiler(false)
+            .args(["-std=c99", "-pedantic", "-x", "c", "-fsyntax-only"])
+            .arg(root("include/fuzzshm.h")),
+    );
     let exe = scratch("c99");
     std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
-    run(compiler(false)
-        .args(["-std=c99", "-pedantic"])
-        .arg(root("tests/c/c99.c"))
-        .arg("-o")
-        .arg(&exe));
+    build(
+        compiler(false)
+            .args(["-std=c99", "-pedantic"])
+            .arg(root("tests/c/c99.c"))
+            .arg("-o")
+            .arg(&exe),
+    );
     let output = run(&mut Command::new(exe));
     assert_eq!(
         output,
@@ -335,10 +352,9 @@ fn a_c_target_reading_past_its_input_is_reported_under_asan_and_only_then() {
     assert!(plain.contains("unreported"), "{plain}");
 
     // With ASan in the program, the library finds its runtime and poisons.
-    let output = Command::new(c_program_with("overread", true, &["-fsanitize=address"]))
-        .env("ASAN_OPTIONS", "detect_leaks=0")
-        .output()
-        .unwrap();
+    let mut asan = Command::new(c_program_with("overread", true, &["-fsanitize=address"]));
+    asan.env("ASAN_OPTIONS", "detect_leaks=0");
+    let output = common::output_of(asan);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let address = stdout

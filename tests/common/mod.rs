@@ -73,11 +73,26 @@ pub fn dies_with_parent(cmd: &mut Command) {
 /// loaded machine, far below a test runner's patience.
 pub const WAIT_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// How long a test waits for a compiler it runs (`cargo`, `cc`, `go
+/// build`): a cold build of a dependency or of Go's standard library for
+/// another architecture, on a loaded machine.
+pub const BUILD_BOUND: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Waits for `child` to end, for at most [`WAIT_BOUND`]; past it, kills it
 /// and fails, naming `what` it waited for.
 #[track_caller]
 pub fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + WAIT_BOUND;
+    wait_within(child, what, WAIT_BOUND)
+}
+
+/// [`wait_bounded`] for at most `bound`.
+#[track_caller]
+pub fn wait_within(
+    child: &mut std::process::Child,
+    what: &str,
+    bound: std::time::Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + bound;
     loop {
         if let Some(status) = child.try_wait().expect("wait for the child") {
             return status;
@@ -86,7 +101,7 @@ pub fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "{what} (pid {}) did not end within {WAIT_BOUND:?}: killed",
+                "{what} (pid {}) did not end within {bound:?}: killed",
                 child.id()
             );
         }
@@ -99,13 +114,21 @@ pub fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process
 /// Bounded by [`WAIT_BOUND`].
 #[track_caller]
 pub fn output_of(mut cmd: Command) -> std::process::Output {
+    output_within(&mut cmd, WAIT_BOUND)
+}
+
+/// [`output_of`] for at most `bound`.
+#[track_caller]
+pub fn output_within(cmd: &mut Command, bound: std::time::Duration) -> std::process::Output {
     // Files, not pipes: a child that fills a pipe nobody reads would block.
     let (out, err) = (Log::new(), Log::new());
     cmd.stdin(std::process::Stdio::null())
         .stdout(out.file.try_clone().expect("the log, for stdout"))
         .stderr(err.file.try_clone().expect("the log, for stderr"));
-    let mut child = cmd.spawn().expect("run the child");
-    let status = wait_bounded(&mut child, &format!("the child {:?}", cmd.get_program()));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run {cmd:?}: {error}"));
+    let status = wait_within(&mut child, &format!("{cmd:?}"), bound);
     std::process::Output {
         status,
         stdout: out.contents().into_bytes(),

@@ -59,28 +59,22 @@ fn go_binary(goarch: &str) -> Option<PathBuf> {
         .env("GOPATH", scratch.join("path"))
         .env("CGO_ENABLED", "0")
         .env("GOARCH", goarch);
-    let output = build.output().expect("run go build");
+    let output = common::output_within(&mut build, common::BUILD_BOUND);
     assert!(
         output.status.success(),
-        "go build failed for {goarch:?} ({}):\n{}{}",
+        "go build failed for {goarch:?} ({}):\n{}",
         output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        common::printed(&output)
     );
     Some(out)
 }
 
 /// Runs the Go program and parses its `name value` lines.
 fn run_go(binary: &PathBuf, args: &[&str]) -> HashMap<String, String> {
-    let output = Command::new(binary)
-        .args(args)
-        .output()
-        .expect("run the Go program");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut program = Command::new(binary);
+    program.args(args);
+    let output = common::output_of(program);
+    common::assert_success(&output);
     String::from_utf8(output.stdout)
         .expect("utf-8")
         .lines()
