@@ -297,11 +297,12 @@ impl Region {
     /// The copy is chosen for the peer, which reads the value on another
     /// CPU: at the sizes the CPU's [`CopyPlan`](crate::CopyPlan) streams
     /// (on x86-64 with AVX: from 8 MiB on every row of the table, and
-    /// 16-256 KiB too on AMD Zen 3 and Zen 4), the bytes are streamed past
-    /// this CPU's caches (non-temporal stores) into memory, where the
-    /// reader fetches them at full speed. A caller that reads the value
-    /// back itself, or whose worker shares its CPU, gives up a little there
-    /// (up to 1.3x, measured at 8 MiB in `BENCHMARKS.md`); it can copy
+    /// 16-256 KiB too on AMD Zen 3; on AMD Zen 4 16 KiB-1 MiB and from
+    /// 4 MiB), the bytes are streamed past this CPU's caches (non-temporal
+    /// stores) into memory, where the reader fetches them at full speed. A
+    /// caller that reads the value back itself, or whose worker shares its
+    /// CPU, gives up some speed there (up to 1.8x, at 256 KiB-1 MiB on AMD
+    /// Zen 4 in `BENCHMARKS.md`); it can copy
     /// through [`value_buffer_mut`](Self::value_buffer_mut) and publish
     /// with [`set_value_len`](Self::set_value_len) instead, after
     /// `set_value_len(0)` if a crash mid-copy must not leave old bytes

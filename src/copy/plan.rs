@@ -152,17 +152,25 @@ pub const COPY_TABLE: &[CopyRow] = &[
         family: 0x19,
         // Genoa/Bergamo/Siena, Raphael, Phoenix, Storm Peak.
         models: &[0x10..=0x1f, 0x60..=0x7f, 0xa0..=0xaf],
+        // Up to the 1 MiB L2 the cached copy's lines stay in the writer's
+        // core, and a reader's pull of them has a slow state that comes
+        // and goes; streaming's worst loss is the smaller.
         plan: CopyPlan {
-            band: (16 * KIB, 256 * KIB),
-            stream_from: 8 * MIB,
+            band: (16 * KIB, MIB),
+            stream_from: 4 * MIB,
             prefetch: true,
             four_parts: true,
         },
-        figures: "BENCHMARKS.md, AMD EPYC Zen 4 (2026-12-07, bb7c9e7): streaming hands \
-                  16-256 KiB off in 0.80-0.96x of the better copy, where the cached \
-                  copy read 1.11-7.81x; 512 KiB-4 MiB the cached copy wins (streaming \
-                  from 1 MiB: 1.75-1.90x at 1 MiB) but for a slow state now and then \
-                  (5-7x); from 8 MiB streaming wins (0.82-0.90x); at 64 MiB four parts \
+        figures: "BENCHMARKS.md, AMD EPYC Zen 4 (2026-12-07): streaming hands 16-256 KiB \
+                  off in 0.80-0.96x of the better copy, where the cached copy read \
+                  1.11-7.81x; at 512 KiB-2 MiB the cached copy's handoff has a slow \
+                  state (2.5-6.6x of streaming's; one afternoon in about half the groups \
+                  at 512 KiB-1 MiB, a third at 2 MiB), streaming loses 1.1-1.5x at \
+                  512 KiB and 1.3-1.9x at 1 MiB in the fast one, 1.3-1.9x at 2 MiB; at \
+                  4 MiB each won on one day (streaming 1.06-1.22x, the cached copy \
+                  1.1-1.5x), and against Go streaming read 0.79-1.26x, the cached copy \
+                  1.14-1.80x; four parts beat one pass there (0.90-0.94x of the better \
+                  copy against 0.93-1.12x); at 64 MiB four parts \
                   with prefetchnta wrote in 0.75-0.84x of Go's time, one pass with it \
                   0.96-1.04x, one pass without 0.87-1.00x",
     },
@@ -421,7 +429,10 @@ mod tests {
         for size in [16 * KIB, 64 * KIB, 256 * KIB, 8 * MIB, 64 * MIB] {
             assert!(zen4.streams(size) && zen3.streams(size), "{size}");
         }
-        for size in [4 * KIB, MIB, 4 * MIB] {
+        for size in [512 * KIB, MIB, 4 * MIB] {
+            assert!(zen4.streams(size) && !zen3.streams(size), "{size}");
+        }
+        for size in [4 * KIB, MIB + 1, 2 * MIB] {
             assert!(!zen4.streams(size) && !zen3.streams(size), "{size}");
         }
         for size in [4 * KIB, 64 * KIB, 256 * KIB, MIB, 4 * MIB] {
