@@ -301,7 +301,7 @@ impl Region {
     /// 4 MiB), the bytes are streamed past this CPU's caches (non-temporal
     /// stores) into memory, where the reader fetches them at full speed. A
     /// caller that reads the value back itself, or whose worker shares its
-    /// CPU, gives up some speed there (up to 1.8x, at 256 KiB-1 MiB on AMD
+    /// CPU, gives up some speed there (up to 2x, at 256 KiB-1 MiB on AMD
     /// Zen 4 in `BENCHMARKS.md`); it can copy
     /// through [`value_buffer_mut`](Self::value_buffer_mut) and publish
     /// with [`set_value_len`](Self::set_value_len) instead, after

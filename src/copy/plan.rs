@@ -165,7 +165,7 @@ pub const COPY_TABLE: &[CopyRow] = &[
                   off in 0.80-0.96x of the better copy, where the cached copy read \
                   1.11-7.81x; at 512 KiB-2 MiB the cached copy's handoff has a slow \
                   state (2.5-6.6x of streaming's; one afternoon in about half the groups \
-                  at 512 KiB-1 MiB, a third at 2 MiB), streaming loses 1.1-1.5x at \
+                  at 512 KiB-1 MiB, a quarter at 2 MiB), streaming loses 1.1-1.5x at \
                   512 KiB and 1.3-1.9x at 1 MiB in the fast one, 1.3-1.9x at 2 MiB; at \
                   4 MiB each won on one day (streaming 1.06-1.22x, the cached copy \
                   1.1-1.5x), and against Go streaming read 0.79-1.26x, the cached copy \
