@@ -296,9 +296,9 @@ impl Region {
     ///
     /// The copy is chosen for the peer, which reads the value on another
     /// CPU: at the sizes the CPU's [`CopyPlan`](crate::CopyPlan) streams
-    /// (on x86-64 with AVX: from 8 MiB on every row of the table, and
-    /// 16-256 KiB too on AMD Zen 3; on AMD Zen 4 16 KiB-1 MiB and from
-    /// 4 MiB), the bytes are streamed past this CPU's caches (non-temporal
+    /// (on x86-64 with AVX: 16 KiB-1 MiB and from 4 MiB on AMD Zen 4,
+    /// 16-256 KiB and from 8 MiB on AMD Zen 3, from 8 MiB on the other
+    /// CPUs), the bytes are streamed past this CPU's caches (non-temporal
     /// stores) into memory, where the reader fetches them at full speed. A
     /// caller that reads the value back itself, or whose worker shares its
     /// CPU, gives up some speed there (up to 2x, at 256 KiB-1 MiB on AMD

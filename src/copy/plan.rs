@@ -168,7 +168,7 @@ pub const COPY_TABLE: &[CopyRow] = &[
                   at 512 KiB-1 MiB, a quarter at 2 MiB), streaming loses 1.1-1.5x at \
                   512 KiB and 1.3-1.9x at 1 MiB in the fast one, 1.3-1.9x at 2 MiB; at \
                   4 MiB each won on one day (streaming 1.06-1.22x, the cached copy \
-                  1.1-1.5x), and against Go streaming read 0.79-1.26x, the cached copy \
+                  1.1-1.5x), and against Go streaming read 0.79-1.46x, the cached copy \
                   1.14-1.80x; four parts beat one pass there (0.90-0.94x of the better \
                   copy against 0.93-1.12x); at 64 MiB four parts \
                   with prefetchnta wrote in 0.75-0.84x of Go's time, one pass with it \
