@@ -71,14 +71,7 @@ fn build(command: &mut Command) {
 }
 
 fn run_within(command: &mut Command, bound: std::time::Duration) -> String {
-    let output = common::output_within(command, bound);
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}",
-        output.status,
-        common::printed(&output)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
+    String::from_utf8(common::succeeded_within(command, bound).stdout).expect("UTF-8 output")
 }
 
 /// The staticlib, built once per test run, for this target.

@@ -136,6 +136,20 @@ pub fn output_within(cmd: &mut Command, bound: std::time::Duration) -> std::proc
     }
 }
 
+/// [`output_within`], asserting that `cmd` succeeded; if not, the failure
+/// names `cmd` and shows what it printed.
+#[track_caller]
+pub fn succeeded_within(cmd: &mut Command, bound: std::time::Duration) -> std::process::Output {
+    let output = output_within(cmd, bound);
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        output.status,
+        printed(&output)
+    );
+    output
+}
+
 /// Asserts a child succeeded; if not, shows what it printed.
 #[track_caller]
 pub fn assert_success(output: &std::process::Output) {

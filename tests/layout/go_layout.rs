@@ -59,13 +59,8 @@ fn go_binary(goarch: &str) -> Option<PathBuf> {
         .env("GOPATH", scratch.join("path"))
         .env("CGO_ENABLED", "0")
         .env("GOARCH", goarch);
-    let output = common::output_within(&mut build, common::BUILD_BOUND);
-    assert!(
-        output.status.success(),
-        "go build failed for {goarch:?} ({}):\n{}",
-        output.status,
-        common::printed(&output)
-    );
+    // A failure names the command, `GOARCH` included.
+    common::succeeded_within(&mut build, common::BUILD_BOUND);
     Some(out)
 }
 
